@@ -1,0 +1,51 @@
+# RocketWS: the two commands are `make run` and `make test`; both install what is missing first.
+SHELL        := /bin/bash
+SWIFT        ?= swift
+CONFIG       ?= release
+BIN_RELEASE   = .build/release
+BIN_DEBUG     = .build/debug
+APT_PACKAGES  = libnghttp2-dev pkg-config nghttp2-client nginx-light python3
+NODE_ARGS    ?=
+
+.PHONY: all setup build build-debug run test cluster bench bench-mesh clean
+
+all: build
+
+## Install what a fresh Debian machine lacks (apt-get update only when something is missing).
+setup:
+	@missing=""; \
+	pkg-config --exists libnghttp2 2>/dev/null || missing="$$missing libnghttp2-dev pkg-config"; \
+	command -v nghttp >/dev/null 2>&1 || missing="$$missing nghttp2-client"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
+	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+build: setup
+	$(SWIFT) build -c release
+
+build-debug: setup
+	$(SWIFT) build
+
+## Build release and start one node on the defaults (WebSocket :58000, MessagesSource :59999, peers :59998).
+run: build
+	$(BIN_RELEASE)/rocketws-node $(NODE_ARGS)
+
+## Build and run every test (unit, handler, loopback, multi-process).
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## Three local nodes joined together in the foreground; Ctrl-C stops all three.
+cluster: build
+	@scripts/cluster.sh $(BIN_RELEASE)
+
+## Benchmarks against fresh release nodes.
+bench: build
+	@scripts/bench.sh $(BIN_RELEASE)
+
+clean:
+	rm -rf .build

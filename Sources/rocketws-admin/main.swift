@@ -1,0 +1,2 @@
+import RocketWSClient
+print("rocketws-admin")

@@ -1,0 +1,2 @@
+import NodeServer
+print("rocketws-node")
