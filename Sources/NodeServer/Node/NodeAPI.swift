@@ -36,7 +36,8 @@ public final class NodeAPI: Sendable {
 
     /// Answers one MessagesSource body; `nil` when nothing is to be sent back (HTTP 204).
     public func handleBackendBody(_ buffer: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
-        answer(buffer, on: loop) { request in self.backendMethod(request, on: loop) }
+        metrics.backendRequests.increment()
+        return answer(buffer, on: loop) { request in self.backendMethod(request, on: loop) }
     }
 
     private func answer(
