@@ -1,0 +1,286 @@
+import NIOCore
+
+/// Why a text could not be parsed as JSON.
+public struct JSONParseError: Error, Equatable, CustomStringConvertible {
+    /// Byte offset in the input where parsing stopped.
+    public var offset: Int
+    public var reason: String
+
+    public var description: String { "invalid JSON at byte \(self.offset): \(self.reason)" }
+}
+
+extension JSONValue {
+    /// Parses a complete JSON text (RFC 8259); surrounding whitespace is allowed, trailing data is not.
+    public init(parsing text: String) throws {
+        var text = text
+        self = try text.withUTF8 { try JSONValue(parsingBytes: $0) }
+    }
+
+    /// Parses the readable bytes of `buffer` as one JSON text.
+    public init(parsing buffer: ByteBuffer) throws {
+        self = try buffer.withUnsafeReadableBytes { raw in
+            try JSONValue(parsingBytes: raw.assumingMemoryBound(to: UInt8.self))
+        }
+    }
+
+    /// Parses UTF-8 `bytes` as one JSON text.
+    public init(parsing bytes: [UInt8]) throws {
+        self = try bytes.withUnsafeBufferPointer { try JSONValue(parsingBytes: $0) }
+    }
+
+    init(parsingBytes bytes: UnsafeBufferPointer<UInt8>) throws {
+        var parser = JSONParser(bytes: bytes)
+        self = try parser.parseDocument()
+    }
+}
+
+/// A recursive-descent JSON parser over UTF-8 bytes.
+struct JSONParser {
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private var index = 0
+    private var depth = 0
+    private static let maxDepth = 512
+
+    init(bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+    }
+
+    mutating func parseDocument() throws -> JSONValue {
+        let value = try self.parseValue()
+        self.skipWhitespace()
+        guard self.index == self.bytes.count else { throw self.error("unexpected data after the JSON value") }
+        return value
+    }
+
+    private func error(_ reason: String) -> JSONParseError {
+        JSONParseError(offset: self.index, reason: reason)
+    }
+
+    private mutating func skipWhitespace() {
+        while self.index < self.bytes.count {
+            switch self.bytes[self.index] {
+            case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"): self.index += 1
+            default: return
+            }
+        }
+    }
+
+    private mutating func parseValue() throws -> JSONValue {
+        self.skipWhitespace()
+        guard self.index < self.bytes.count else { throw self.error("unexpected end of input") }
+        switch self.bytes[self.index] {
+        case UInt8(ascii: "{"): return try self.parseObject()
+        case UInt8(ascii: "["): return try self.parseArray()
+        case UInt8(ascii: "\""): return .string(try self.parseString())
+        case UInt8(ascii: "t"): return try self.parseLiteral("true", .bool(true))
+        case UInt8(ascii: "f"): return try self.parseLiteral("false", .bool(false))
+        case UInt8(ascii: "n"): return try self.parseLiteral("null", .null)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try self.parseNumber()
+        default: throw self.error("unexpected character")
+        }
+    }
+
+    private mutating func parseLiteral(_ word: StaticString, _ value: JSONValue) throws -> JSONValue {
+        let count = word.utf8CodeUnitCount
+        guard self.index + count <= self.bytes.count else { throw self.error("unexpected end of input") }
+        for offset in 0..<count where self.bytes[self.index + offset] != word.utf8Start[offset] {
+            throw self.error("invalid literal")
+        }
+        self.index += count
+        return value
+    }
+
+    private mutating func enter() throws {
+        self.depth += 1
+        guard self.depth <= Self.maxDepth else { throw self.error("nesting too deep") }
+    }
+
+    private mutating func parseObject() throws -> JSONValue {
+        try self.enter()
+        defer { self.depth -= 1 }
+        self.index += 1  // {
+        var members: [String: JSONValue] = [:]
+        self.skipWhitespace()
+        if self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "}") {
+            self.index += 1
+            return .object(members)
+        }
+        while true {
+            self.skipWhitespace()
+            guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\"") else {
+                throw self.error("expected a string key")
+            }
+            let key = try self.parseString()
+            self.skipWhitespace()
+            guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: ":") else {
+                throw self.error("expected ':'")
+            }
+            self.index += 1
+            members[key] = try self.parseValue()
+            self.skipWhitespace()
+            guard self.index < self.bytes.count else { throw self.error("unexpected end of input") }
+            switch self.bytes[self.index] {
+            case UInt8(ascii: ","): self.index += 1
+            case UInt8(ascii: "}"):
+                self.index += 1
+                return .object(members)
+            default: throw self.error("expected ',' or '}'")
+            }
+        }
+    }
+
+    private mutating func parseArray() throws -> JSONValue {
+        try self.enter()
+        defer { self.depth -= 1 }
+        self.index += 1  // [
+        var elements: [JSONValue] = []
+        self.skipWhitespace()
+        if self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "]") {
+            self.index += 1
+            return .array(elements)
+        }
+        while true {
+            elements.append(try self.parseValue())
+            self.skipWhitespace()
+            guard self.index < self.bytes.count else { throw self.error("unexpected end of input") }
+            switch self.bytes[self.index] {
+            case UInt8(ascii: ","): self.index += 1
+            case UInt8(ascii: "]"):
+                self.index += 1
+                return .array(elements)
+            default: throw self.error("expected ',' or ']'")
+            }
+        }
+    }
+
+    private mutating func parseString() throws -> String {
+        self.index += 1  // opening quote
+        let start = self.index
+        // Fast path: no escapes.
+        while self.index < self.bytes.count {
+            let byte = self.bytes[self.index]
+            if byte == UInt8(ascii: "\"") {
+                let slice = UnsafeBufferPointer(rebasing: self.bytes[start..<self.index])
+                self.index += 1
+                guard let string = String(validating: slice, as: UTF8.self) else {
+                    throw self.error("invalid UTF-8 in string")
+                }
+                return string
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw self.error("control character in string") }
+            self.index += 1
+        }
+        var scalars: [UInt8] = Array(self.bytes[start..<self.index])
+        while self.index < self.bytes.count {
+            let byte = self.bytes[self.index]
+            switch byte {
+            case UInt8(ascii: "\""):
+                self.index += 1
+                guard let string = String(validating: scalars, as: UTF8.self) else {
+                    throw self.error("invalid UTF-8 in string")
+                }
+                return string
+            case UInt8(ascii: "\\"):
+                self.index += 1
+                guard self.index < self.bytes.count else { throw self.error("unexpected end of input") }
+                let escaped = self.bytes[self.index]
+                self.index += 1
+                switch escaped {
+                case UInt8(ascii: "\""): scalars.append(UInt8(ascii: "\""))
+                case UInt8(ascii: "\\"): scalars.append(UInt8(ascii: "\\"))
+                case UInt8(ascii: "/"): scalars.append(UInt8(ascii: "/"))
+                case UInt8(ascii: "b"): scalars.append(0x08)
+                case UInt8(ascii: "f"): scalars.append(0x0C)
+                case UInt8(ascii: "n"): scalars.append(0x0A)
+                case UInt8(ascii: "r"): scalars.append(0x0D)
+                case UInt8(ascii: "t"): scalars.append(0x09)
+                case UInt8(ascii: "u"):
+                    var code = try self.parseHex4()
+                    if (0xD800...0xDBFF).contains(code) {
+                        guard self.index + 1 < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\\"),
+                            self.bytes[self.index + 1] == UInt8(ascii: "u")
+                        else { throw self.error("unpaired surrogate") }
+                        self.index += 2
+                        let low = try self.parseHex4()
+                        guard (0xDC00...0xDFFF).contains(low) else { throw self.error("unpaired surrogate") }
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00...0xDFFF).contains(code) {
+                        throw self.error("unpaired surrogate")
+                    }
+                    guard let scalar = Unicode.Scalar(code) else { throw self.error("invalid \\u escape") }
+                    scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
+                default: throw self.error("invalid escape")
+                }
+            default:
+                if byte < 0x20 { throw self.error("control character in string") }
+                scalars.append(byte)
+                self.index += 1
+            }
+        }
+        throw self.error("unterminated string")
+    }
+
+    private mutating func parseHex4() throws -> UInt32 {
+        guard self.index + 4 <= self.bytes.count else { throw self.error("unexpected end of input") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = self.bytes[self.index]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw self.error("invalid \\u escape")
+            }
+            value = value << 4 | UInt32(digit)
+            self.index += 1
+        }
+        return value
+    }
+
+    private mutating func parseNumber() throws -> JSONValue {
+        let start = self.index
+        var isIntegral = true
+        if self.bytes[self.index] == UInt8(ascii: "-") { self.index += 1 }
+        guard self.index < self.bytes.count, Self.isDigit(self.bytes[self.index]) else {
+            throw self.error("invalid number")
+        }
+        if self.bytes[self.index] == UInt8(ascii: "0") {
+            self.index += 1
+        } else {
+            while self.index < self.bytes.count, Self.isDigit(self.bytes[self.index]) { self.index += 1 }
+        }
+        if self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: ".") {
+            isIntegral = false
+            self.index += 1
+            guard self.index < self.bytes.count, Self.isDigit(self.bytes[self.index]) else {
+                throw self.error("invalid number")
+            }
+            while self.index < self.bytes.count, Self.isDigit(self.bytes[self.index]) { self.index += 1 }
+        }
+        if self.index < self.bytes.count, self.bytes[self.index] | 0x20 == UInt8(ascii: "e") {
+            isIntegral = false
+            self.index += 1
+            if self.index < self.bytes.count,
+                self.bytes[self.index] == UInt8(ascii: "+") || self.bytes[self.index] == UInt8(ascii: "-")
+            {
+                self.index += 1
+            }
+            guard self.index < self.bytes.count, Self.isDigit(self.bytes[self.index]) else {
+                throw self.error("invalid number")
+            }
+            while self.index < self.bytes.count, Self.isDigit(self.bytes[self.index]) { self.index += 1 }
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: self.bytes[start..<self.index]), as: UTF8.self)
+        if isIntegral, let value = Int(text) {
+            return .int(value)
+        }
+        guard let value = Double(text) else { throw self.error("invalid number") }
+        return .double(value)
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool {
+        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+    }
+}
