@@ -56,16 +56,20 @@ final class WebSocketServer: Sendable {
             upgradePipelineHandler: { [self] channel, _ in
                 channel.eventLoop.makeCompletedFuture {
                     let ops = channel.pipeline.syncOperations
-                    // This node writes frames as bytes (shared across subscribers): drop the per-frame encoder.
-                    let encoder = try ops.context(handlerType: WebSocketFrameEncoder.self)
-                    ops.removeHandler(context: encoder, promise: nil)
+                    // This node writes frames as bytes (one buffer shared by all subscribers): its writes start
+                    // from a handler placed before (nearer the socket than) the per-frame encoder.
+                    let encoder = try ops.handler(type: WebSocketFrameEncoder.self)
+                    let writer = RawFrameWriter()
+                    try ops.addHandler(writer, position: .before(encoder))
+                    let writerContext = try ops.context(handler: writer)
                     let id = self.nextID.withLockedValue { $0 += 1; return $0 }
                     let session = WebSocketSession(
                         id: id,
                         shard: hub.shard(for: channel.eventLoop),
                         hub: hub,
                         api: self.api,
-                        settings: settings
+                        settings: settings,
+                        writer: writerContext
                     )
                     try ops.addHandler(session)
                 }
@@ -151,3 +155,12 @@ final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandle
 
 @available(*, unavailable)
 extension UpgradeRefusalHandler: Sendable {}
+
+/// A pass-through handler next to the socket: WebSocket sessions write pre-encoded frame bytes from its
+/// context, so they skip the frame encoder that the upgrader installs.
+final class RawFrameWriter: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+}
+
+@available(*, unavailable)
+extension RawFrameWriter: Sendable {}

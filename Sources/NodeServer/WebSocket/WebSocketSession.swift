@@ -16,6 +16,8 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
     private let api: NodeAPI
     private let settings: WebSocketSettings
     private var context: ChannelHandlerContext?
+    /// Where frame bytes are written: the context of the `RawFrameWriter` nearest the socket.
+    private var writer: ChannelHandlerContext?
     /// Channels this client is subscribed to.
     var channels: Set<String> = []
 
@@ -26,7 +28,8 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
     private var pendingFlush = false
     private var registered = false
 
-    init(id: UInt64, shard: SubscriptionShard, hub: LocalHub, api: NodeAPI, settings: WebSocketSettings) {
+    init(id: UInt64, shard: SubscriptionShard, hub: LocalHub, api: NodeAPI, settings: WebSocketSettings, writer: ChannelHandlerContext) {
+        self.writer = writer
         self.id = id
         self.shard = shard
         self.hub = hub
@@ -55,6 +58,7 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
         state = .closed
         leaveHub()
         context = nil
+        writer = nil
     }
 
     /// Tears the session down when its connection is no longer active; returns whether it did.
@@ -77,8 +81,8 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
     /// Writes a pre-encoded frame; returns false when the client is gone or closing.
     @inline(__always)
     func push(_ frame: ByteBuffer) -> Bool {
-        guard state == .open, let context else { return false }
-        context.write(NIOAny(frame), promise: nil)
+        guard state == .open, let writer else { return false }
+        writer.write(NIOAny(frame), promise: nil)
         if !pendingFlush {
             pendingFlush = true
             shard.markDirty(self)
@@ -88,7 +92,7 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
 
     func flushPending() {
         pendingFlush = false
-        context?.flush()
+        writer?.flush()
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -137,7 +141,7 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
                 fragments = buffer
             }
         case .ping:
-            context.writeAndFlush(NIOAny(WebSocketFrameBytes.pong(frame.unmaskedData, allocator: context.channel.allocator)), promise: nil)
+            writer?.writeAndFlush(NIOAny(WebSocketFrameBytes.pong(frame.unmaskedData, allocator: context.channel.allocator)), promise: nil)
         case .pong:
             break
         case .connectionClose:
@@ -199,20 +203,20 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
 
     /// Sends one text message (a JSON-RPC answer).
     func sendText(_ bytes: [UInt8]) {
-        guard state == .open, let context else { return }
-        context.writeAndFlush(NIOAny(WebSocketFrameBytes.text(bytes, allocator: context.channel.allocator)), promise: nil)
+        guard state == .open, let writer else { return }
+        writer.writeAndFlush(NIOAny(WebSocketFrameBytes.text(bytes, allocator: writer.channel.allocator)), promise: nil)
     }
 
     /// Starts the closing handshake: sends a close frame, stops pushing, and closes the TCP connection once the
     /// client answers or `grace` passes (a client that stopped reading never answers).
     func close(code: UInt16, reason: String, grace: TimeAmount? = nil) {
-        guard state == .open, let context else { return }
+        guard state == .open, let context, let writer else { return }
         state = .closing
         fragments = nil
         leaveHub()
         let channel = context.channel
         let frame = WebSocketFrameBytes.close(code: code, reason: reason, allocator: channel.allocator)
-        context.writeAndFlush(NIOAny(frame), promise: nil)
+        writer.writeAndFlush(NIOAny(frame), promise: nil)
         let wait = grace ?? settings.closeGrace
         if wait == .zero {
             context.close(promise: nil)
