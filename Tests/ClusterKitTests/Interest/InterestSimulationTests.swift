@@ -1,0 +1,49 @@
+import Testing
+
+@testable import ClusterKit
+
+@Suite struct InterestSimulationTests {
+    struct Scenario: CustomTestStringConvertible, Sendable {
+        var nodes: Int
+        var loss: Double
+        var channels: Int
+        var restart: Bool
+        var safetyCheckEvery: Int
+        var testDescription: String { "\(self.nodes) nodes, \(Int(self.loss * 100))% loss\(self.restart ? ", restart" : "")" }
+    }
+
+    static let scenarios: [Scenario] = [3, 10, 50].flatMap { nodes in
+        [0.0, 0.05, 0.20].map { loss in
+            Scenario(nodes: nodes, loss: loss, channels: nodes == 50 ? 200 : 60, restart: nodes == 10,
+                     safetyCheckEvery: nodes == 50 ? 10 : 1)
+        }
+    }
+
+    @Test(arguments: Self.scenarios)
+    func convergesAfterHealing(_ scenario: Scenario) {
+        var config = InterestSimulation.Config(
+            nodes: scenario.nodes, seed: UInt64(scenario.nodes) &* 1_000_003 &+ UInt64(scenario.loss * 100),
+            loss: scenario.loss, channels: scenario.channels)
+        config.safetyCheckEvery = scenario.safetyCheckEvery
+        if scenario.restart { config.restart = (node: 1, tick: 30) }
+        if scenario.nodes == 50 { config.churnPerNode = 0.2 }
+        var simulation = InterestSimulation(config)
+        let converged = simulation.run()
+        print("interest sim \(scenario.testDescription): \(simulation.figures)")
+        #expect(converged, "not converged within \(config.maxRepairRounds) digest rounds")
+        #expect(simulation.figures.repairRounds <= 20)
+        #expect(simulation.violations.isEmpty, "visibility violated: \(simulation.violations.prefix(5))")
+        #expect(simulation.figures.maxMessageBytes <= InterestTable.Settings().maxBytesPerMessage)
+    }
+
+    @Test func sameSeedSameRun() {
+        var config = InterestSimulation.Config(nodes: 5, seed: 99, loss: 0.1, channels: 30)
+        config.churnTicks = 30
+        config.partition = 5..<15
+        var first = InterestSimulation(config)
+        var second = InterestSimulation(config)
+        #expect(first.run() && second.run())
+        #expect(first.figures.messages == second.figures.messages)
+        #expect(first.figures.repairRounds == second.figures.repairRounds)
+    }
+}
