@@ -116,9 +116,12 @@ extension InterestTable {
                 return self.install(owner: owner, epoch: chunk.epoch, version: chunk.version,
                                     channels: Set(chunk.channels), ack: true) + self.replay(buffered)
             }
+            // A new snapshot starts; deltas buffered for a previous attempt of the same epoch stay.
+            let previous = self.assemblies.removeValue(forKey: owner)
+            let buffered = previous?.epoch == chunk.epoch ? previous?.bufferedDeltas ?? [] : []
             self.assemblies[owner] = Assembly(
                 epoch: chunk.epoch, version: chunk.version, nextIndex: 1,
-                channels: Set(chunk.channels), bufferedDeltas: [])
+                channels: Set(chunk.channels), bufferedDeltas: buffered)
             return []
         }
         guard var assembly = self.assemblies.removeValue(forKey: owner) else {

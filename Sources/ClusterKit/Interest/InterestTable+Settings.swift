@@ -29,9 +29,11 @@ extension InterestTable {
         public var digestInterval: Duration = .seconds(1)
 
         /// After requesting a sync from an owner, how many further digests from that owner still
-        /// showing it ahead are tolerated before the request is sent again (the request or a
-        /// chunk was lost). Default 2.
-        public var syncRetryDigests: Int = 2 {
+        /// showing it ahead (with no snapshot chunk received in between) are tolerated before the
+        /// request is sent again, because the request or a chunk was lost. Default 1: a retry every
+        /// second digest round. A snapshot still streaming in resets the count, so a large one is
+        /// not requested twice.
+        public var syncRetryDigests: Int = 1 {
             willSet { precondition(newValue >= 0, "syncRetryDigests must be >= 0") }
         }
 

@@ -27,7 +27,9 @@ struct InterestSimulation {
     }
 
     struct Figures: CustomStringConvertible {
+        /// Messages put on the wire (a broadcast counts once per peer).
         var messages = 0
+        /// Messages that survived loss and partition.
         var deliveries = 0
         var bytes = 0
         var maxMessageBytes = 0
@@ -142,12 +144,13 @@ struct InterestSimulation {
                 guard let decoded = InterestMessage.decode(bytes), decoded == message else {
                     preconditionFailure("wire round trip failed for \(message)")
                 }
-                self.figures.messages += 1
-                self.figures.bytes += bytes.count
+                let recipients = to.map { [self.names.firstIndex(of: $0)!] } ?? Array(self.tables.indices)
+                let sent = recipients.count - (recipients.contains(from) ? 1 : 0)
+                self.figures.messages += sent
+                self.figures.bytes += bytes.count * sent
                 self.figures.maxMessageBytes = max(self.figures.maxMessageBytes, bytes.count)
                 if case .syncRequest = message { self.figures.syncRequests += 1 }
                 if case .snapshot = message { self.figures.snapshotChunks += 1 }
-                let recipients = to.map { [self.names.firstIndex(of: $0)!] } ?? Array(self.tables.indices)
                 for recipient in recipients where recipient != from {
                     if self.partitioned && self.side(from) != self.side(recipient) { continue }
                     if self.rng.chance(self.config.loss) { continue }

@@ -31,7 +31,9 @@ import Testing
         let converged = simulation.run()
         print("interest sim \(scenario.testDescription): \(simulation.figures)")
         #expect(converged, "not converged within \(config.maxRepairRounds) digest rounds")
-        #expect(simulation.figures.repairRounds <= 20)
+        // Repair needs a digest, a sync request and a snapshot chunk to get through, retried every
+        // second round; with 20 % loss and 2,450 owner/peer pairs the slowest pair takes ~20 rounds.
+        #expect(simulation.figures.repairRounds <= (scenario.loss > 0.1 ? 30 : 12))
         #expect(simulation.violations.isEmpty, "visibility violated: \(simulation.violations.prefix(5))")
         #expect(simulation.figures.maxMessageBytes <= InterestTable.Settings().maxBytesPerMessage)
     }
