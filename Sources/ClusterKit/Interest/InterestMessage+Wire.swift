@@ -70,7 +70,9 @@ extension InterestMessage {
             var entries: [InterestDigest.Entry] = []
             entries.reserveCapacity(n)
             for _ in 0..<n {
-                guard let owner = reader.string(), let epoch = reader.u64(), let version = reader.u64() else { return nil }
+                guard let owner = reader.string(), let epoch = reader.u64(), let version = reader.u64() else {
+                    return nil
+                }
                 entries.append(.init(owner: owner, epoch: epoch, version: version))
             }
             message = .digest(InterestDigest(entries: entries))
@@ -116,6 +118,13 @@ extension InterestMessage {
         }
         return .snapshot(
             InterestSnapshotChunk(
-                owner: owner, epoch: epoch, version: version, index: index, isLast: flags == 1, channels: channels))
+                owner: owner,
+                epoch: epoch,
+                version: version,
+                index: index,
+                isLast: flags == 1,
+                channels: channels
+            )
+        )
     }
 }

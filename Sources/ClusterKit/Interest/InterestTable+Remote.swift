@@ -85,7 +85,11 @@ extension InterestTable {
         if !force, self.syncPending[owner] != nil { return [] }
         self.syncPending[owner] = 0
         let known = self.remotes[owner]
-        let request = InterestSyncRequest(owner: owner, knownEpoch: known?.epoch ?? 0, knownVersion: known?.version ?? 0)
+        let request = InterestSyncRequest(
+            owner: owner,
+            knownEpoch: known?.epoch ?? 0,
+            knownVersion: known?.version ?? 0
+        )
         return [.send(.syncRequest(request), to: owner)]
     }
 
@@ -113,15 +117,24 @@ extension InterestTable {
             }
             if chunk.isLast {
                 let buffered = self.assemblies.removeValue(forKey: owner)?.bufferedDeltas ?? []
-                return self.install(owner: owner, epoch: chunk.epoch, version: chunk.version,
-                                    channels: Set(chunk.channels), ack: true) + self.replay(buffered)
+                return self.install(
+                    owner: owner,
+                    epoch: chunk.epoch,
+                    version: chunk.version,
+                    channels: Set(chunk.channels),
+                    ack: true
+                ) + self.replay(buffered)
             }
             // A new snapshot starts; deltas buffered for a previous attempt of the same epoch stay.
             let previous = self.assemblies.removeValue(forKey: owner)
             let buffered = previous?.epoch == chunk.epoch ? previous?.bufferedDeltas ?? [] : []
             self.assemblies[owner] = Assembly(
-                epoch: chunk.epoch, version: chunk.version, nextIndex: 1,
-                channels: Set(chunk.channels), bufferedDeltas: buffered)
+                epoch: chunk.epoch,
+                version: chunk.version,
+                nextIndex: 1,
+                channels: Set(chunk.channels),
+                bufferedDeltas: buffered
+            )
             return []
         }
         guard var assembly = self.assemblies.removeValue(forKey: owner) else {
@@ -146,8 +159,13 @@ extension InterestTable {
             self.assemblies[owner] = assembly
             return []
         }
-        return self.install(owner: owner, epoch: assembly.epoch, version: assembly.version,
-                            channels: assembly.channels, ack: true) + self.replay(assembly.bufferedDeltas)
+        return self.install(
+            owner: owner,
+            epoch: assembly.epoch,
+            version: assembly.version,
+            channels: assembly.channels,
+            ack: true
+        ) + self.replay(assembly.bufferedDeltas)
     }
 
     private mutating func replay(_ deltas: [InterestDelta]) -> [InterestDirective] {
@@ -158,7 +176,11 @@ extension InterestTable {
 
     /// Replaces `owner`'s view by `channels` at `(epoch, version)`, updating routes by diff.
     private mutating func install(
-        owner: String, epoch: UInt64, version: UInt64, channels: Set<String>, ack: Bool
+        owner: String,
+        epoch: UInt64,
+        version: UInt64,
+        channels: Set<String>,
+        ack: Bool
     ) -> [InterestDirective] {
         let old = self.remotes.removeValue(forKey: owner)
         if let old, old.epoch < epoch {
@@ -217,8 +239,13 @@ extension InterestTable {
 
     private func chunk(index: Int, isLast: Bool, channels: [String]) -> InterestSnapshotChunk {
         InterestSnapshotChunk(
-            owner: self.nodeName, epoch: self.epoch, version: self.flushedVersion,
-            index: UInt32(index), isLast: isLast, channels: channels)
+            owner: self.nodeName,
+            epoch: self.epoch,
+            version: self.flushedVersion,
+            index: UInt32(index),
+            isLast: isLast,
+            channels: channels
+        )
     }
 
     /// Answers a sync request addressed to this node with snapshot chunks.
@@ -252,7 +279,10 @@ extension InterestTable {
         guard peer != self.nodeName else { return [.ignored(.ownTable)] }
         var directives: [InterestDirective] = []
         if let mine = digest.entry(for: self.nodeName), mine.epoch == self.epoch {
-            directives += self.onAck(InterestAck(owner: self.nodeName, epoch: mine.epoch, version: mine.version), from: peer)
+            directives += self.onAck(
+                InterestAck(owner: self.nodeName, epoch: mine.epoch, version: mine.version),
+                from: peer
+            )
         }
         guard let theirs = digest.entry(for: peer) else { return directives }
         let known = self.remotes[peer]

@@ -38,11 +38,15 @@ enum InterestWire {
         mutating func u8(_ value: UInt8) { self.bytes.append(value) }
 
         mutating func u32(_ value: UInt32) {
-            for shift in stride(from: 24, through: 0, by: -8) { self.bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+            for shift in stride(from: 24, through: 0, by: -8) {
+                self.bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift)))
+            }
         }
 
         mutating func u64(_ value: UInt64) {
-            for shift in stride(from: 56, through: 0, by: -8) { self.bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+            for shift in stride(from: 56, through: 0, by: -8) {
+                self.bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+            }
         }
 
         mutating func string(_ value: String) {

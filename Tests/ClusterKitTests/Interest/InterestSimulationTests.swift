@@ -9,21 +9,31 @@ import Testing
         var channels: Int
         var restart: Bool
         var safetyCheckEvery: Int
-        var testDescription: String { "\(self.nodes) nodes, \(Int(self.loss * 100))% loss\(self.restart ? ", restart" : "")" }
+        var testDescription: String {
+            "\(self.nodes) nodes, \(Int(self.loss * 100))% loss\(self.restart ? ", restart" : "")"
+        }
     }
 
     static let scenarios: [Scenario] = [3, 10, 50].flatMap { nodes in
         [0.0, 0.05, 0.20].map { loss in
-            Scenario(nodes: nodes, loss: loss, channels: nodes == 50 ? 200 : 60, restart: nodes == 10,
-                     safetyCheckEvery: nodes == 50 ? 10 : 1)
+            Scenario(
+                nodes: nodes,
+                loss: loss,
+                channels: nodes == 50 ? 200 : 60,
+                restart: nodes == 10,
+                safetyCheckEvery: nodes == 50 ? 10 : 1
+            )
         }
     }
 
     @Test(arguments: Self.scenarios)
     func convergesAfterHealing(_ scenario: Scenario) {
         var config = InterestSimulation.Config(
-            nodes: scenario.nodes, seed: UInt64(scenario.nodes) &* 1_000_003 &+ UInt64(scenario.loss * 100),
-            loss: scenario.loss, channels: scenario.channels)
+            nodes: scenario.nodes,
+            seed: UInt64(scenario.nodes) &* 1_000_003 &+ UInt64(scenario.loss * 100),
+            loss: scenario.loss,
+            channels: scenario.channels
+        )
         config.safetyCheckEvery = scenario.safetyCheckEvery
         if scenario.restart { config.restart = (node: 1, tick: 30) }
         if scenario.nodes == 50 { config.churnPerNode = 0.2 }

@@ -32,9 +32,11 @@ func interestCheckInvariants(_ table: InterestTable, sourceLocation: SourceLocat
         #expect(a.version == 3)
 
         let directives = a.flush()
-        #expect(directives.deltas == [
-            InterestDelta(owner: "a", epoch: 1, fromVersion: 1, ops: [.add("chat"), .remove("chat"), .add("x")])
-        ])
+        #expect(
+            directives.deltas == [
+                InterestDelta(owner: "a", epoch: 1, fromVersion: 1, ops: [.add("chat"), .remove("chat"), .add("x")])
+            ]
+        )
         #expect(a.flush().isEmpty, "nothing left to flush")
         #expect(a.flushedVersion == 3)
         #expect(a.publishedLocalChannels == ["x"])
@@ -158,7 +160,10 @@ func interestCheckInvariants(_ table: InterestTable, sourceLocation: SourceLocat
         var table = InterestTable(nodeName: "me", epoch: 1)
         for owner in 0..<200 {
             let ops = (0..<500).map { InterestOp.add("ch\(($0 * 7 + owner) % 1_000)") }
-            _ = table.apply(.delta(InterestDelta(owner: "n\(owner)", epoch: 1, fromVersion: 1, ops: ops)), from: "n\(owner)")
+            _ = table.apply(
+                .delta(InterestDelta(owner: "n\(owner)", epoch: 1, fromVersion: 1, ops: ops)),
+                from: "n\(owner)"
+            )
         }
         #expect(table.remoteRoutes.count == 1_000)
         interestCheckInvariants(table)
@@ -262,10 +267,25 @@ func interestCheckInvariants(_ table: InterestTable, sourceLocation: SourceLocat
         a.localSubscribed(channel: "x")
         _ = a.flush()
         #expect(a.onSyncRequest(InterestSyncRequest(owner: "a", knownEpoch: 2, knownVersion: 1), from: "b").isEmpty)
-        #expect(a.onSyncRequest(InterestSyncRequest(owner: "a", knownEpoch: 2, knownVersion: 0), from: "b").snapshotChunks.count == 1)
-        #expect(a.onSyncRequest(InterestSyncRequest(owner: "z", knownEpoch: 0, knownVersion: 0), from: "b").ignoredReasons == [.notForThisNode])
+        #expect(
+            a.onSyncRequest(InterestSyncRequest(owner: "a", knownEpoch: 2, knownVersion: 0), from: "b").snapshotChunks
+                .count == 1
+        )
+        #expect(
+            a.onSyncRequest(InterestSyncRequest(owner: "z", knownEpoch: 0, knownVersion: 0), from: "b").ignoredReasons
+                == [.notForThisNode]
+        )
         let join = a.nodeJoined("c")
-        #expect(join == [.send(.snapshot(InterestSnapshotChunk(owner: "a", epoch: 2, version: 1, index: 0, isLast: true, channels: ["x"])), to: "c")])
+        #expect(
+            join == [
+                .send(
+                    .snapshot(
+                        InterestSnapshotChunk(owner: "a", epoch: 2, version: 1, index: 0, isLast: true, channels: ["x"])
+                    ),
+                    to: "c"
+                )
+            ]
+        )
         // An empty table still sends one (empty, last) chunk.
         var empty = InterestTable(nodeName: "e", epoch: 1)
         #expect(empty.nodeJoined("c").snapshotChunks.map(\.isLast) == [true])
@@ -321,10 +341,14 @@ func interestCheckInvariants(_ table: InterestTable, sourceLocation: SourceLocat
         #expect(b.apply(.digest(digest), from: "a").syncRequests.isEmpty)
         #expect(b.apply(.digest(digest), from: "a").syncRequests.count == 1)
         // Entries about other owners never trigger requests.
-        let hearsay = InterestDigest(entries: [.init(owner: "a", epoch: 4, version: 0), .init(owner: "z", epoch: 1, version: 50)])
+        let hearsay = InterestDigest(entries: [
+            .init(owner: "a", epoch: 4, version: 0), .init(owner: "z", epoch: 1, version: 50),
+        ])
         #expect(b.apply(.digest(hearsay), from: "a").syncRequests.isEmpty)
         // The sender's entry about the receiver acknowledges it.
-        let fromB = InterestDigest(entries: [.init(owner: "a", epoch: 4, version: 1), .init(owner: "b", epoch: 1, version: 0)])
+        let fromB = InterestDigest(entries: [
+            .init(owner: "a", epoch: 4, version: 1), .init(owner: "b", epoch: 1, version: 0),
+        ])
         #expect(a.apply(.digest(fromB), from: "b") == [.acknowledged(peer: "b", version: 1)])
         // A fresh peer with version 0 is learnt without a sync.
         var c = InterestTable(nodeName: "c", epoch: 1)

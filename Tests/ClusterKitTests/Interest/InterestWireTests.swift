@@ -4,13 +4,23 @@ import Testing
 
 @Suite struct InterestWireTests {
     static let samples: [InterestMessage] = [
-        .delta(InterestDelta(owner: "node-1", epoch: 1_700_000_000_123, fromVersion: 42,
-                             ops: [.add("chat"), .remove("news"), .add("çà-ü-日本"), .add(String(repeating: "z", count: 255))])),
+        .delta(
+            InterestDelta(
+                owner: "node-1",
+                epoch: 1_700_000_000_123,
+                fromVersion: 42,
+                ops: [.add("chat"), .remove("news"), .add("çà-ü-日本"), .add(String(repeating: "z", count: 255))]
+            )
+        ),
         .ack(InterestAck(owner: "n", epoch: .max, version: 0)),
         .digest(InterestDigest(entries: [])),
-        .digest(InterestDigest(entries: [.init(owner: "a", epoch: 1, version: 2), .init(owner: "b", epoch: 3, version: 4)])),
+        .digest(
+            InterestDigest(entries: [.init(owner: "a", epoch: 1, version: 2), .init(owner: "b", epoch: 3, version: 4)])
+        ),
         .syncRequest(InterestSyncRequest(owner: "owner", knownEpoch: 0, knownVersion: 0)),
-        .snapshot(InterestSnapshotChunk(owner: "a", epoch: 9, version: 100, index: 3, isLast: false, channels: ["x", "y"])),
+        .snapshot(
+            InterestSnapshotChunk(owner: "a", epoch: 9, version: 100, index: 3, isLast: false, channels: ["x", "y"])
+        ),
         .snapshot(InterestSnapshotChunk(owner: "a", epoch: 9, version: 0, index: 0, isLast: true, channels: [])),
     ]
 
@@ -21,8 +31,10 @@ import Testing
             #expect(InterestMessage.decode(bytes[...]) == message, "any Collection<UInt8>")
         }
         // The layout of an ack: version, kind, len-prefixed owner, two big-endian u64.
-        #expect(InterestMessage.ack(InterestAck(owner: "ab", epoch: 1, version: 258)).encoded()
-                == [1, 2, 2, 0x61, 0x62, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 2])
+        #expect(
+            InterestMessage.ack(InterestAck(owner: "ab", epoch: 1, version: 258)).encoded()
+                == [1, 2, 2, 0x61, 0x62, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 2]
+        )
     }
 
     @Test func rejectsTruncationAndTrailingBytes() {
@@ -51,7 +63,8 @@ import Testing
         badUTF8[3] = 0xFF
         #expect(InterestMessage.decode(badUTF8) == nil)
         // A delta with zero ops, version 0, or an unknown op kind.
-        let delta = InterestMessage.delta(InterestDelta(owner: "a", epoch: 1, fromVersion: 1, ops: [.add("x")])).encoded()
+        let delta = InterestMessage.delta(InterestDelta(owner: "a", epoch: 1, fromVersion: 1, ops: [.add("x")]))
+            .encoded()
         var zeroOps = Array(delta.prefix(delta.count - 3))
         zeroOps[zeroOps.count - 1] = 0
         #expect(InterestMessage.decode(zeroOps) == nil)
@@ -65,7 +78,9 @@ import Testing
         let hugeDigest: [UInt8] = [1, 3, 0xFF, 0xFF, 0xFF, 0xFF, 1, 0x61]
         #expect(InterestMessage.decode(hugeDigest) == nil)
         // Snapshot flags other than bit 0.
-        var flags = InterestMessage.snapshot(InterestSnapshotChunk(owner: "a", epoch: 1, version: 1, index: 0, isLast: true, channels: [])).encoded()
+        var flags = InterestMessage.snapshot(
+            InterestSnapshotChunk(owner: "a", epoch: 1, version: 1, index: 0, isLast: true, channels: [])
+        ).encoded()
         flags[flags.count - 5] = 3
         #expect(InterestMessage.decode(flags) == nil)
     }
