@@ -1,4 +1,5 @@
-/// Anti-entropy summary: for every owner the sender knows, the `(epoch, version)` it has applied.
+/// Anti-entropy summary: owners' `(epoch, version)` as applied by the sender. The periodic digest
+/// (``InterestTable/digest(for:)``) holds two entries: the sender itself and the receiver.
 ///
 /// The sender's entry about **itself** is authoritative (it is the owner's own published state)
 /// and drives ``InterestTable/apply(_:from:)`` to request a sync when the receiver is behind. The

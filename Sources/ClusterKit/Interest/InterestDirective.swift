@@ -1,9 +1,9 @@
 /// What ``InterestTable`` asks its shell to do. The shell MUST carry out every directive, in
 /// order, with an exhaustive `switch` (no `default:`).
 public enum InterestDirective: Sendable, Hashable {
-    /// Send `message` to every alive peer (deltas and digests of this node).
+    /// Send `message` to every alive peer (this node's deltas).
     case broadcast(InterestMessage)
-    /// Send `message` to one peer (acks, sync requests, snapshot chunks).
+    /// Send `message` to one peer (acks, digests, sync requests, snapshot chunks).
     case send(InterestMessage, to: String)
     /// `peer` has now applied this node's table up to `version`. The shell SHOULD re-check its
     /// pending "subscribed" replies with ``InterestTable/isAcknowledged(version:by:)``.

@@ -9,7 +9,7 @@ public enum InterestMessage: Sendable, Hashable {
     case delta(InterestDelta)
     /// Receiver -> owner: applied up to a version.
     case ack(InterestAck)
-    /// Any node -> every peer, periodically: anti-entropy summary.
+    /// Any node -> each peer, periodically: anti-entropy summary.
     case digest(InterestDigest)
     /// Receiver -> owner: please send a snapshot.
     case syncRequest(InterestSyncRequest)

@@ -256,7 +256,8 @@ extension InterestTable {
 
     // MARK: Anti-entropy
 
-    /// This node's view: its own `(epoch, flushedVersion)` and every known owner's, sorted by name.
+    /// This node's whole view: its own `(epoch, flushedVersion)` and every known owner's, sorted
+    /// by name (for status pages and debugging; the periodic digest is ``digest(for:)``).
     public func digest() -> InterestDigest {
         var entries = [InterestDigest.Entry(owner: self.nodeName, epoch: self.epoch, version: self.flushedVersion)]
         for (owner, remote) in self.remotes {
@@ -266,10 +267,24 @@ extension InterestTable {
         return InterestDigest(entries: entries)
     }
 
-    /// MUST be called every ``Settings/digestInterval``: flushes pending ops and broadcasts the
-    /// digest.
-    public mutating func onDigestTick() -> [InterestDirective] {
-        self.flush() + [.broadcast(.digest(self.digest()))]
+    /// The digest sent to `peer`: the two entries ``onDigest(_:from:)`` acts on, this node's own
+    /// `(epoch, flushedVersion)` and this node's view of `peer` (if any). Keeping it to two entries
+    /// makes anti-entropy cost O(peers) bytes per node and round instead of O(peers²).
+    public func digest(for peer: String) -> InterestDigest {
+        let mine = InterestDigest.Entry(owner: self.nodeName, epoch: self.epoch, version: self.flushedVersion)
+        guard peer != self.nodeName, let remote = self.remotes[peer] else { return InterestDigest(entries: [mine]) }
+        let theirs = InterestDigest.Entry(owner: peer, epoch: remote.epoch, version: remote.version)
+        return InterestDigest(entries: mine.owner < theirs.owner ? [mine, theirs] : [theirs, mine])
+    }
+
+    /// MUST be called every ``Settings/digestInterval`` with the alive peers: flushes pending ops
+    /// and sends each peer its ``digest(for:)``.
+    public mutating func onDigestTick(peers: some Sequence<String>) -> [InterestDirective] {
+        var directives = self.flush()
+        for peer in peers where peer != self.nodeName {
+            directives.append(.send(.digest(self.digest(for: peer)), to: peer))
+        }
+        return directives
     }
 
     /// Compares a peer's digest with this view: requests a sync when the peer's entry about

@@ -27,9 +27,10 @@
 ///   last chunk it swaps in the new set by diff, so a channel present in both views is never
 ///   absent from ``route(_:)`` at any moment. Deltas that arrive between chunks are buffered and
 ///   replayed after the swap.
-/// - Anti-entropy: every ``Settings/digestInterval`` the shell calls ``onDigestTick()`` which
-///   broadcasts an ``InterestDigest``. A receiver requests a sync when the sender's entry about
-///   **itself** is ahead of its view, and treats the sender's entry about the receiver as an ack.
+/// - Anti-entropy: every ``Settings/digestInterval`` the shell calls ``onDigestTick(peers:)``
+///   which sends each peer an ``InterestDigest``. A receiver requests a sync when the sender's
+///   entry about **itself** is ahead of its view, and treats the sender's entry about the
+///   receiver as an ack (this repairs lost acks).
 ///
 /// ## Subscribe visibility
 /// ``LocalChange/visibleAt`` is the local version whose acknowledgement by every alive peer
@@ -277,7 +278,9 @@ extension InterestTable {
 
 extension InterestTable {
     /// MUST be called when membership declares `name` dead or left: drops its routes, its acks,
-    /// any snapshot in progress. If it comes back it is re-learned from scratch.
+    /// any snapshot in progress. If it comes back it is re-learned from scratch. The shell
+    /// SHOULD drop later messages from a node membership no longer lists (a late one would
+    /// re-create a view of it).
     @discardableResult
     public mutating func removeNode(_ name: String) -> [InterestDirective] {
         guard name != self.nodeName else { return [] }

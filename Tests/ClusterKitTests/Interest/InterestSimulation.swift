@@ -124,7 +124,7 @@ struct InterestSimulation {
     private mutating func step(digest: Bool) {
         var outgoing: [(Int, InterestDirective)] = []
         for node in self.tables.indices {
-            let directives = digest ? self.tables[node].onDigestTick() : self.tables[node].flush()
+            let directives = digest ? self.tables[node].onDigestTick(peers: self.names) : self.tables[node].flush()
             outgoing += directives.map { (node, $0) }
         }
         self.deliver(outgoing)

@@ -197,6 +197,8 @@ func interestCheckInvariants(_ table: InterestTable, sourceLocation: SourceLocat
         #expect(chunks.enumerated().allSatisfy { Int($0.element.index) == $0.offset })
         #expect(chunks.last!.isLast && chunks.dropLast().allSatisfy { !$0.isLast })
         #expect(chunks.allSatisfy { $0.version == 100_000 && $0.epoch == 3 })
+        let largest = chunks.map { InterestMessage.snapshot($0).encoded().count }.max() ?? 0
+        print("interest snapshot: 100000 channels -> \(chunks.count) chunks, largest \(largest) bytes")
 
         var b = InterestTable(nodeName: "b", epoch: 1)
         var acks: [InterestAck] = []
@@ -356,12 +358,27 @@ func interestCheckInvariants(_ table: InterestTable, sourceLocation: SourceLocat
         #expect(c.knownState(of: "n")! == (8, 0))
     }
 
-    @Test func digestTickFlushesThenBroadcastsTheDigest() {
+    @Test func digestTickFlushesThenSendsEachPeerItsDigest() {
         var a = InterestTable(nodeName: "a", epoch: 1)
+        var b = InterestTable(nodeName: "b", epoch: 5)
         a.localSubscribed(channel: "x")
-        let tick = a.onDigestTick()
-        #expect(tick.count == 2)
+        for d in a.flush().deltas { _ = b.apply(.delta(d), from: "a") }
+        b.localSubscribed(channel: "y")
+        let tick = b.onDigestTick(peers: ["a", "b", "c"])
+        #expect(tick.count == 3, "one delta, two digests (none to itself)")
         #expect(tick.deltas.count == 1)
-        #expect(tick.last == .broadcast(.digest(InterestDigest(entries: [.init(owner: "a", epoch: 1, version: 1)]))))
+        #expect(
+            tick[1]
+                == .send(
+                    .digest(
+                        InterestDigest(entries: [
+                            .init(owner: "a", epoch: 1, version: 1), .init(owner: "b", epoch: 5, version: 1),
+                        ])
+                    ),
+                    to: "a"
+                )
+        )
+        #expect(tick[2] == .send(.digest(InterestDigest(entries: [.init(owner: "b", epoch: 5, version: 1)])), to: "c"))
+        #expect(b.digest().entries.map(\.owner) == ["a", "b"])
     }
 }
