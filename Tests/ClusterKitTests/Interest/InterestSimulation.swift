@@ -21,6 +21,9 @@ struct InterestSimulation {
         var partition: Range<Int>? = 20..<40
         /// Node restarted (new epoch, subscriptions lost) at this tick.
         var restart: (node: Int, tick: Int)? = nil
+        /// Whether membership reacts to the partition: each side removes the other side's nodes
+        /// when it starts and greets them (`nodeJoined`) when it heals.
+        var membershipFollowsPartition = false
         var maxRepairRounds = 40
         /// Check the visibility invariant every this many ticks.
         var safetyCheckEvery = 1
@@ -98,6 +101,19 @@ struct InterestSimulation {
     }
 
     private mutating func churn() {
+        if self.config.membershipFollowsPartition, let partition = self.config.partition {
+            var outgoing: [(Int, InterestDirective)] = []
+            for node in self.tables.indices {
+                for other in self.tables.indices where self.side(node) != self.side(other) {
+                    if self.tick == partition.lowerBound {
+                        outgoing += self.tables[node].removeNode(self.names[other]).map { (node, $0) }
+                    } else if self.tick == partition.upperBound {
+                        outgoing += self.tables[node].nodeJoined(self.names[other]).map { (node, $0) }
+                    }
+                }
+            }
+            self.deliver(outgoing)
+        }
         if let restart = self.config.restart, restart.tick == self.tick {
             let node = restart.node
             let name = self.names[node]

@@ -9,22 +9,25 @@ import Testing
         var channels: Int
         var restart: Bool
         var safetyCheckEvery: Int
+        var membership = false
         var testDescription: String {
             "\(self.nodes) nodes, \(Int(self.loss * 100))% loss\(self.restart ? ", restart" : "")"
+                + (self.membership ? ", membership follows partition" : "")
         }
     }
 
-    static let scenarios: [Scenario] = [3, 10, 50].flatMap { nodes in
-        [0.0, 0.05, 0.20].map { loss in
-            Scenario(
-                nodes: nodes,
-                loss: loss,
-                channels: nodes == 50 ? 200 : 60,
-                restart: nodes == 10,
-                safetyCheckEvery: nodes == 50 ? 10 : 1
-            )
-        }
-    }
+    static let scenarios: [Scenario] =
+        [3, 10, 50].flatMap { nodes in
+            [0.0, 0.05, 0.20].map { loss in
+                Scenario(
+                    nodes: nodes,
+                    loss: loss,
+                    channels: nodes == 50 ? 200 : 60,
+                    restart: nodes == 10,
+                    safetyCheckEvery: nodes == 50 ? 10 : 1
+                )
+            }
+        } + [Scenario(nodes: 10, loss: 0.05, channels: 60, restart: false, safetyCheckEvery: 1, membership: true)]
 
     @Test(arguments: Self.scenarios)
     func convergesAfterHealing(_ scenario: Scenario) {
@@ -36,6 +39,7 @@ import Testing
         )
         config.safetyCheckEvery = scenario.safetyCheckEvery
         if scenario.restart { config.restart = (node: 1, tick: 30) }
+        config.membershipFollowsPartition = scenario.membership
         if scenario.nodes == 50 { config.churnPerNode = 0.2 }
         var simulation = InterestSimulation(config)
         let converged = simulation.run()
