@@ -38,6 +38,26 @@
 /// ``isAcknowledged(version:by:)`` holds for the alive peers (re-checked on every
 /// ``InterestDirective/acknowledged(peer:version:)`` and membership change). Removals are lazy:
 /// nobody waits for them; a few extra forwards are dropped by the receiver.
+///
+/// ## Shell usage
+/// ```swift
+/// // A client subscribes (after the local registry counted it):
+/// let change = table.localSubscribed(channel: "chat")
+/// execute(table.flush())                    // .broadcast(.delta) to every alive peer
+/// if table.isAcknowledged(version: change.visibleAt, by: alivePeers) { reply("subscribed") }
+/// else { waiters.append((change.visibleAt, reply)) }
+///
+/// // Bytes from peer `p` on the interest stream:
+/// if let message = InterestMessage.decode(bytes) { execute(table.apply(message, from: p)) }
+/// // .acknowledged(peer:version:) -> resolve the waiters now acknowledged by all alive peers.
+///
+/// // Every settings.digestInterval:
+/// execute(table.onDigestTick(peers: alivePeers))
+///
+/// // Membership: dead/left -> table.removeNode(n) (and re-check waiters);
+/// //             alive (new or restarted) -> execute(table.nodeJoined(n)).
+/// // Emit: for node in table.route(channel) { mesh.forward(to: node, ...) }
+/// ```
 public struct InterestTable: Sendable {
     /// This node's name.
     public let nodeName: String
