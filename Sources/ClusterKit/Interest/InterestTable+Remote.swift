@@ -135,6 +135,7 @@ extension InterestTable {
                 channels: Set(chunk.channels),
                 bufferedDeltas: buffered
             )
+            if self.syncPending[owner] != nil { self.syncPending[owner] = 0 }
             return []
         }
         guard var assembly = self.assemblies.removeValue(forKey: owner) else {

@@ -358,6 +358,30 @@ func interestCheckInvariants(_ table: InterestTable, sourceLocation: SourceLocat
         #expect(c.knownState(of: "n")! == (8, 0))
     }
 
+    @Test func aStreamingSnapshotIsNotRequestedAgainAndOlderEpochsAreIgnored() {
+        var settings = InterestTable.Settings()
+        settings.maxChannelsPerChunk = 1
+        settings.syncRetryDigests = 1
+        var a = InterestTable(nodeName: "a", epoch: 2, settings: settings)
+        for i in 0..<3 { a.localSubscribed(channel: "c\(i)") }
+        _ = a.flush()
+        var b = InterestTable(nodeName: "b", epoch: 1, settings: settings)
+        let digest = a.digest(for: "b")
+        #expect(b.apply(.digest(digest), from: "a").syncRequests.count == 1)
+        let chunks = a.makeSnapshot()
+        var requests = 0
+        for chunk in chunks.dropLast() {
+            _ = b.apply(.snapshot(chunk), from: "a")
+            // Two digests between chunks would trigger a retry; progress resets the count.
+            requests += b.apply(.digest(digest), from: "a").syncRequests.count
+        }
+        #expect(requests == 0)
+        _ = b.apply(.snapshot(chunks.last!), from: "a")
+        #expect(b.channels(of: "a") == ["c0", "c1", "c2"])
+        let older = InterestDigest(entries: [.init(owner: "a", epoch: 1, version: 99)])
+        #expect(b.apply(.digest(older), from: "a").syncRequests.isEmpty)
+    }
+
     @Test func digestTickFlushesThenSendsEachPeerItsDigest() {
         var a = InterestTable(nodeName: "a", epoch: 1)
         var b = InterestTable(nodeName: "b", epoch: 5)
