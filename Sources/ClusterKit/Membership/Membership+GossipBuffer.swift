@@ -38,25 +38,44 @@ extension Membership {
         mutating func take(max: Int, limit: Int, priority: String?) -> [Gossip] {
             guard !entries.isEmpty, max > 0 else { return [] }
             var chosen: [Int] = []
+            chosen.reserveCapacity(max)
+            var priorityIndex = -1
             if let priority, let i = entries.firstIndex(where: { $0.gossip.member.name == priority }) {
+                priorityIndex = i
                 chosen.append(i)
             }
-            if entries.count <= max {
-                for i in entries.indices where !chosen.contains(i) { chosen.append(i) }
-            } else {
-                let sorted = entries.indices.sorted {
-                    (entries[$0].transmissions, entries[$0].order) < (entries[$1].transmissions, entries[$1].order)
+            // Partial selection of the least-transmitted (then oldest) entries: O(count × max), no sorting.
+            let slots = max - chosen.count
+            var best: [Int] = []
+            best.reserveCapacity(slots + 1)
+            if slots > 0 {
+                for i in entries.indices where i != priorityIndex {
+                    if best.count == slots, !precedes(i, best[best.count - 1]) { continue }
+                    var position = best.count
+                    while position > 0 && precedes(i, best[position - 1]) { position -= 1 }
+                    best.insert(i, at: position)
+                    if best.count > slots { best.removeLast() }
                 }
-                for i in sorted where chosen.count < max && !chosen.contains(i) { chosen.append(i) }
             }
+            chosen.append(contentsOf: best)
             var result: [Gossip] = []
             result.reserveCapacity(chosen.count)
+            var exhausted = false
             for i in chosen {
                 result.append(entries[i].gossip)
                 entries[i].transmissions += 1
+                if entries[i].transmissions >= limit { exhausted = true }
             }
-            entries.removeAll { $0.transmissions >= limit }
+            if exhausted {
+                entries.removeAll { $0.transmissions >= limit }
+            }
             return result
+        }
+
+        private func precedes(_ a: Int, _ b: Int) -> Bool {
+            let ta = entries[a].transmissions
+            let tb = entries[b].transmissions
+            return ta != tb ? ta < tb : entries[a].order < entries[b].order
         }
     }
 }

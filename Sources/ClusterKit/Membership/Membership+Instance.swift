@@ -69,6 +69,8 @@ extension Membership {
         private var nextSequence: UInt64
         private var nextSyncAt: Duration = .zero
         private var scheduledTickAt: Duration?
+        /// Earliest time a `dead` or `left` record may be reaped (a lower bound; recomputed when reaping).
+        private var nextReapAt: Duration?
         private var started = false
 
         /// Creates the state machine of the node `myself` (its state is forced to `alive`).
@@ -101,6 +103,11 @@ extension Membership {
         /// The member called `name` (this node included), if known and not reaped.
         public func member(named name: String) -> Member? {
             name == myself.name ? myself : records[name]?.member
+        }
+
+        /// Number of `alive` members including this node (cheaper than `aliveMembers.count`).
+        var aliveCount: Int {
+            records.values.reduce(myself.state == .alive ? 1 : 0) { $0 + ($1.member.state == .alive ? 1 : 0) }
         }
 
         /// Lifeguard's local health multiplier (awareness score), `0` (healthy) ... `settings.maxLocalHealth`.
@@ -286,6 +293,9 @@ extension Membership.Instance {
         var suspect = record.member
         suspect.state = .suspect
         apply(Membership.Gossip(member: suspect, suspectedBy: myself.name), now: now, into: &out)
+        // Probe it again next period: the ping tells it that it is suspected (Lifeguard IV-C) and, if it is
+        // alive, its ack brings the refutation straight back.
+        if !priorityProbes.contains(failed.target) { priorityProbes.append(failed.target) }
     }
 
     private mutating func tickRelays(now: Duration, into out: inout [Membership.Directive]) {
@@ -317,6 +327,9 @@ extension Membership.Instance {
     private mutating func tickSync(now: Duration, into out: inout [Membership.Directive]) {
         guard now >= nextSyncAt else { return }
         nextSyncAt = now + settings.syncInterval + jitter(upTo: settings.syncInterval / 4)
+        if !tombstones.isEmpty {
+            tombstones = tombstones.filter { now < $0.value.expiresAt }
+        }
         guard myself.state != .left else { return }
         // Push-pull anti-entropy with one random active member repairs what lost gossip missed.
         if let peer = pickRandom(1, from: activeNames(excluding: nil)).first {
@@ -332,6 +345,12 @@ extension Membership.Instance {
     }
 
     private mutating func tickReap(now: Duration, into out: inout [Membership.Directive]) {
+        guard let reapAt = nextReapAt, now >= reapAt else { return }
+        nextReapAt = nil
+        for record in records.values where !record.member.state.isActive {
+            let at = record.changedAt + settings.reapTimeout
+            if at > now { nextReapAt = min(nextReapAt ?? at, at) }
+        }
         let due = records.keys.filter { name in
             let r = records[name]!
             return !r.member.state.isActive && now >= r.changedAt + settings.reapTimeout
@@ -340,9 +359,6 @@ extension Membership.Instance {
             let member = records.removeValue(forKey: name)!.member
             tombstones[name] = Tombstone(member: member, expiresAt: now + settings.tombstoneTimeout)
             out.append(.memberRemoved(member))
-        }
-        if !tombstones.isEmpty {
-            tombstones = tombstones.filter { now < $0.value.expiresAt }
         }
     }
 
@@ -354,9 +370,7 @@ extension Membership.Instance {
         if let p = probe { next = min(next, p.phase == .direct ? p.directDeadline : p.periodEnd) }
         for r in relays { next = min(next, r.nackSent ? r.expiresAt : r.nackAt) }
         for s in suspicions.values { next = min(next, s.deadline) }
-        for r in records.values where !r.member.state.isActive {
-            next = min(next, r.changedAt + settings.reapTimeout)
-        }
+        if let reapAt = nextReapAt { next = min(next, reapAt) }
         if let scheduled = scheduledTickAt, scheduled <= next { return }
         scheduledTickAt = next
         out.append(.scheduleTick(after: next > now ? next - now : .zero))
@@ -446,6 +460,8 @@ extension Membership.Instance {
             )
             gossipBuffer.enqueue(Membership.Gossip(member: member, suspectedBy: by))
         case .dead, .left:
+            let reapAt = now + settings.reapTimeout
+            nextReapAt = min(nextReapAt ?? reapAt, reapAt)
             suspicions[name] = nil
             priorityProbes.removeAll { $0 == name }
             if probe?.target == name { probe = nil }
