@@ -1,3 +1,4 @@
+import ClusterKit
 import NIOCore
 
 #if canImport(Glibc)
