@@ -59,7 +59,8 @@ extension Membership {
         private var gossipBuffer = GossipBuffer()
         private var random: SeededRandom
         private var awareness = 0
-        private var activeCount = 1
+        /// `alive` + `suspect` members including this node (while it has not left): the cluster size n.
+        private(set) var activeCount = 1
         private var probe: Probe?
         private var nextProbeAt: Duration = .zero
         private var probeOrder: [String] = []
@@ -335,10 +336,14 @@ extension Membership.Instance {
         if let peer = pickRandom(1, from: activeNames(excluding: nil)).first {
             sendFullState(to: peer, replyWanted: true, into: &out)
         }
-        // Reach out to one recently dead member: if it was only partitioned away, it learns that it was declared
-        // dead, refutes with a higher incarnation and the two sides merge again.
-        let dead = records.keys.filter { records[$0]!.member.state == .dead }.sorted()
-        if let name = pickRandom(1, from: dead).first, let member = records[name]?.member {
+        // Reach out to one dead member (reaped ones too, until their tombstone expires): if it was only
+        // partitioned away, it learns that it was declared dead, refutes with a higher incarnation and the two
+        // sides merge again.
+        var dead = records.keys.filter { records[$0]!.member.state == .dead }
+        dead += tombstones.keys.filter { tombstones[$0]!.member.state == .dead }
+        if let name = pickRandom(1, from: dead.sorted()).first,
+            let member = records[name]?.member ?? tombstones[name]?.member
+        {
             out.append(.connect(name: name, address: member.address))
             sendFullState(to: name, replyWanted: true, into: &out)
         }

@@ -70,7 +70,7 @@ extension Membership {
         }
 
         /// Most gossip entries piggybacked on one ping, ping-req, ack or nack.
-        public var maxPiggybackedUpdates: Int = 8 {
+        public var maxPiggybackedUpdates: Int = 32 {
             willSet { precondition(newValue >= 1, "maxPiggybackedUpdates must be >= 1") }
         }
 
