@@ -59,7 +59,7 @@ extension Membership {
         private var gossipBuffer = GossipBuffer()
         private var random: SeededRandom
         private var awareness = 0
-        /// `alive` + `suspect` members including this node (while it has not left): the cluster size n.
+        /// `alive` + `suspect` members, plus this node: the cluster size n used by the protocol's formulas.
         private(set) var activeCount = 1
         private var probe: Probe?
         private var nextProbeAt: Duration = .zero
@@ -215,13 +215,18 @@ extension Membership {
             var out: [Directive] = []
             startIfNeeded(now: now)
             guard myself.state != .left else { return out }
-            let previous = myself.state
+            let previous = myself
             myself.incarnation += 1
             myself.state = .left
             probe = nil
             priorityProbes = []
             gossipBuffer.enqueue(Gossip(member: myself))
-            out.append(.memberChanged(MemberChange(member: myself, previousState: previous)))
+            let change = MemberChange(
+                member: myself,
+                previousState: previous.state,
+                previousIncarnation: previous.incarnation
+            )
+            out.append(.memberChanged(change))
             for name in records.keys.sorted() where records[name]!.member.state.isActive {
                 out.append(.send(.sync(entries: [Gossip(member: myself)], replyWanted: false), to: name))
             }
@@ -472,7 +477,15 @@ extension Membership.Instance {
             if probe?.target == name { probe = nil }
             gossipBuffer.enqueue(Membership.Gossip(member: member))
         }
-        out.append(.memberChanged(Membership.MemberChange(member: member, previousState: previous?.state)))
+        out.append(
+            .memberChanged(
+                Membership.MemberChange(
+                    member: member,
+                    previousState: previous?.state,
+                    previousIncarnation: previous?.incarnation
+                )
+            )
+        )
     }
 }
 

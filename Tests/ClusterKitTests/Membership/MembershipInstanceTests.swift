@@ -287,7 +287,7 @@ import Testing
         #expect(Self.changes(before).isEmpty)
         #expect(a.member(named: "x")?.state == .suspect)
         let at = a.onTick(now: t0 + Self.ms(expectedMs + 1))
-        #expect(Self.changes(at) == [.init(member: Member(name: "x", address: "x:1", incarnation: 1, state: .dead), previousState: .suspect)])
+        #expect(Self.changes(at) == [.init(member: Member(name: "x", address: "x:1", incarnation: 1, state: .dead), previousState: .suspect, previousIncarnation: 1)])
         #expect(Self.pings(before + at).isEmpty)
     }
 
@@ -376,7 +376,7 @@ import Testing
         #expect(a.member(named: "x")?.state == state)
         // A restarted process (fresh, higher incarnation) connecting: alive immediately, full state pushed.
         let rejoin = a.onPeerConnected(name: "x", address: "x:2", incarnation: 1_764_000_000_000, now: Self.ms(3))
-        #expect(Self.changes(rejoin) == [.init(member: Member(name: "x", address: "x:2", incarnation: 1_764_000_000_000), previousState: state)])
+        #expect(Self.changes(rejoin) == [.init(member: Member(name: "x", address: "x:2", incarnation: 1_764_000_000_000), previousState: state, previousIncarnation: 1)])
         #expect(Self.sends(rejoin).contains { if case .sync = $0.message { $0.to == "x" } else { false } })
         #expect(a.member(named: "x")?.state == .alive)
     }
