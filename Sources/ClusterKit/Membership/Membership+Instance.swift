@@ -16,6 +16,30 @@ extension Membership {
     ///    or reconnect, on both ends) call ``onPeerConnected(name:address:incarnation:now:)``; when one drops
     ///    call ``onPeerDisconnected(name:now:)``.
     /// 5. On shutdown call ``leave(now:)``, carry out its sends and keep serving for about two probe intervals.
+    ///
+    /// ```swift
+    /// let origin = ContinuousClock.now
+    /// var membership = Membership.Instance(
+    ///     myself: .init(name: "n1", address: "10.0.0.1:59998", incarnation: wallClockMillisAtStart),
+    ///     settings: .init(),
+    ///     seed: .random(in: .min ... .max)
+    /// )
+    /// func carryOut(_ directives: [Membership.Directive]) {
+    ///     for directive in directives {
+    ///         switch directive {
+    ///         case .send(let message, let name): mesh.send(message.encoded(), to: name)
+    ///         case .connect(let name, let address): mesh.ensureConnection(to: name, at: address)
+    ///         case .memberChanged(let change): cluster.memberChanged(change)  // mesh + interest table
+    ///         case .memberRemoved(let member): cluster.memberRemoved(member)
+    ///         case .scheduleTick(let delay): timer.replace(after: delay)  // fires: carryOut(membership.onTick(now: origin.duration(to: .now)))
+    ///         }
+    ///     }
+    /// }
+    /// carryOut(membership.onTick(now: origin.duration(to: .now)))
+    /// // mesh events:
+    /// carryOut(membership.onPeerConnected(name: peer.name, address: peer.address, incarnation: peer.incarnation, now: origin.duration(to: .now)))
+    /// if let message = Membership.Message.decode(frame) { carryOut(membership.onMessage(message, from: peer.name, now: origin.duration(to: .now))) }
+    /// ```
     public struct Instance: Sendable {
         /// The settings this instance runs with.
         public let settings: Settings

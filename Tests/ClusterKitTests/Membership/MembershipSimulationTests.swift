@@ -96,9 +96,10 @@ import Testing
         if scenario.loss <= 0.05 { #expect(sim.falsePositives() == 0) }
     }
 
-    /// Split 10 nodes 5/5 for 15 s: each side declares the other dead; after healing they merge again.
-    @Test(arguments: [0, 0.05])
-    func partitionHeals(loss: Double) {
+    /// Split 10 nodes 5/5: each side declares the other dead; after healing they merge again, also when the
+    /// partition outlasted the reap timeout (30 s: the other side is then only remembered by tombstones).
+    @Test(arguments: [(0, Duration.seconds(15)), (0.05, .seconds(15)), (0.05, .seconds(45))])
+    func partitionHeals(loss: Double, lasting: Duration) {
         let sim = MembershipSimulation(.init(nodes: 10, loss: loss, seed: 11))
         sim.startAllJoiningThroughSeed()
         _ = sim.run(for: .seconds(10)) { sim.aliveViewsAgree() }
@@ -111,11 +112,11 @@ import Testing
         let split = sim.run(for: .seconds(15), step: .milliseconds(50)) {
             sees(0..<5, 5..<10, as: .dead) && sees(5..<10, 0..<5, as: .dead)
         }
-        sim.run(until: sim.now + .seconds(15) - (split ?? .zero))
+        sim.run(until: sim.now + lasting - (split ?? .zero))
         sim.heal()
         let healed = sim.run(for: .seconds(30), step: .milliseconds(100)) { sim.aliveViewsAgree() }
         print(
-            "[membership-sim] partition 5/5 loss=\(Int(loss * 100))%: sides saw each other dead after \(fmt(split)); "
+            "[membership-sim] partition 5/5 for \(fmt(lasting)) loss=\(Int(loss * 100))%: sides saw each other dead after \(fmt(split)); "
                 + "after healing all alive again in \(fmt(healed))"
         )
         #expect(split != nil)
