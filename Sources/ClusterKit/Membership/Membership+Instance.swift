@@ -323,9 +323,11 @@ extension Membership.Instance {
         var suspect = record.member
         suspect.state = .suspect
         apply(Membership.Gossip(member: suspect, suspectedBy: myself.name), now: now, into: &out)
-        // Probe it again next period: the ping tells it that it is suspected (Lifeguard IV-C) and, if it is
-        // alive, its ack brings the refutation straight back.
-        if !priorityProbes.contains(failed.target) { priorityProbes.append(failed.target) }
+        // A fresh suspect is probed once more in the next period: the ping tells it that it is suspected
+        // (Lifeguard IV-C) and, if it is alive, its ack brings the refutation straight back.
+        if record.member.state == .alive && !priorityProbes.contains(failed.target) {
+            priorityProbes.append(failed.target)
+        }
     }
 
     private mutating func tickRelays(now: Duration, into out: inout [Membership.Directive]) {
