@@ -30,8 +30,15 @@ public final class NodeAPI: Sendable {
     // MARK: Bodies, batches and answers
 
     /// Answers one WebSocket text message; `nil` when nothing is to be sent back (notifications).
-    func handleClientMessage(_ buffer: ByteBuffer, from session: WebSocketSession) -> EventLoopFuture<[UInt8]?> {
+    /// `overRate`: the client sends faster than `maxRequestsPerSecond`; every request is answered -32001.
+    func handleClientMessage(_ buffer: ByteBuffer, from session: WebSocketSession, overRate: Bool = false) -> EventLoopFuture<[UInt8]?> {
         let loop = session.shard.loop
+        if overRate {
+            let limit = settings.maxRequestsPerSecond
+            return answer(buffer, on: loop) { _ in
+                loop.makeSucceededFuture(.failure(.limitExceeded("more than \(limit) requests per second")))
+            }
+        }
         return answer(buffer, on: loop) { request in self.clientMethod(request, session: session, on: loop) }
     }
 
@@ -87,8 +94,14 @@ public final class NodeAPI: Sendable {
         case "subscribe":
             switch request.channelParam() {
             case .failure(let error): return loop.makeSucceededFuture(.failure(error))
-            case .success(let channel): return subscribe(session, to: channel, on: loop)
+            case .success(let channel):
+                if channel.hasPrefix(PrivateChannelToken.prefix), let refusal = privateChannelRefusal(request, session: session, channel: channel) {
+                    return loop.makeSucceededFuture(.failure(refusal))
+                }
+                return subscribe(session, to: channel, on: loop)
             }
+        case "connection_id":
+            return loop.makeSucceededFuture(.success(.object(["connection_id": .string(session.connectionID)])))
         case "unsubscribe":
             switch request.channelParam() {
             case .failure(let error): return loop.makeSucceededFuture(.failure(error))
@@ -111,6 +124,20 @@ public final class NodeAPI: Sendable {
         default:
             return loop.makeSucceededFuture(.failure(.methodNotFound(request.method)))
         }
+    }
+
+    /// Why a `private-` channel subscription is refused, or nil when its token is valid.
+    private func privateChannelRefusal(_ request: JSONRPCRequest, session: WebSocketSession, channel: String) -> JSONRPCError? {
+        guard let secret = settings.privateChannelSecret else {
+            return .forbidden("private channels are disabled on this node (no --private-channel-secret)")
+        }
+        guard let token = request.paramsValue()?["token"]?.stringValue else {
+            return .forbidden("channel '\(channel)' is private: subscribe with a \"token\" signed by your backend")
+        }
+        guard PrivateChannelToken.verify(token, connectionID: session.connectionID, channel: channel, secret: secret) else {
+            return .forbidden("invalid token for channel '\(channel)' on this connection")
+        }
+        return nil
     }
 
     private func subscribe(_ session: WebSocketSession, to channel: String, on loop: any EventLoop) -> EventLoopFuture<Outcome> {

@@ -9,8 +9,10 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
     public typealias InboundIn = WebSocketFrame
     public typealias OutboundOut = ByteBuffer
 
-    /// A process-unique id for this connection (used for private-channel tokens).
+    /// A process-unique number for this connection.
     public let id: UInt64
+    /// A cluster-unique id for this connection, which private-channel tokens are bound to.
+    public let connectionID: String
     let shard: SubscriptionShard
     private let hub: LocalHub
     private let api: NodeAPI
@@ -26,11 +28,16 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
     private var fragments: ByteBuffer?
     private var fragmentOpcode: WebSocketOpcode = .text
     private var pendingFlush = false
+    /// Request-rate token bucket (`maxRequestsPerSecond` per second, the same as burst).
+    private var requestTokens: Double
+    private var lastRefill = NIODeadline.now()
     private var registered = false
 
     init(id: UInt64, shard: SubscriptionShard, hub: LocalHub, api: NodeAPI, settings: WebSocketSettings, writer: ChannelHandlerContext) {
         self.writer = writer
         self.id = id
+        self.connectionID = "\(api.cluster.localName)-\(String(api.cluster.localIncarnation, radix: 36))-\(id)"
+        self.requestTokens = Double(settings.maxRequestsPerSecond)
         self.shard = shard
         self.hub = hub
         self.api = api
@@ -160,9 +167,21 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
         guard valid else { return close(code: 1007, reason: "invalid UTF-8 in a text message") }
         api.metrics.clientRequests.increment()
         let bound = NIOLoopBound(self, eventLoop: shard.loop)
-        api.handleClientMessage(buffer, from: self).whenSuccess { reply in
+        api.handleClientMessage(buffer, from: self, overRate: !takeRequestToken()).whenSuccess { reply in
             if let reply { bound.value.sendText(reply) }
         }
+    }
+
+    /// Takes one token from the request-rate bucket; false when the client sends faster than allowed.
+    private func takeRequestToken() -> Bool {
+        let now = NIODeadline.now()
+        let rate = Double(settings.maxRequestsPerSecond)
+        let elapsed = Double((now - lastRefill).nanoseconds) / 1e9
+        lastRefill = now
+        requestTokens = min(rate, requestTokens + elapsed * rate)
+        guard requestTokens >= 1 else { return false }
+        requestTokens -= 1
+        return true
     }
 
     private func receivedClose(_ payload: ByteBuffer) {
