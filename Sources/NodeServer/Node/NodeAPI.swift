@@ -204,8 +204,9 @@ public final class NodeAPI: Sendable {
         let started = ContinuousClock.now
         let timestamp = Self.unixSeconds()
         metrics.messagesIn.increment()
-        let frame = PushFrame.make(data: params.data, kind: .message, timestamp: timestamp, channel: params.channel, allocator: allocator)
-        let local = hub.publish(frame, to: params.channel, excluding: excluding)
+        let local = hub.publish(to: params.channel, excluding: excluding) {
+            PushFrame.make(data: params.data, kind: .message, timestamp: timestamp, channel: params.channel, allocator: allocator)
+        }
         metrics.messagesOut.increment(by: Int64(local))
         let remote = cluster.forward(channel: params.channel, data: params.data, timestamp: timestamp, awaitCounts: awaitCounts, on: loop)
         return remote.map { [metrics] counts in
@@ -236,8 +237,9 @@ public final class NodeAPI: Sendable {
     /// Delivers a message that another node forwarded here; returns the local count.
     public func deliverForwarded(channel: String, data: ByteBuffer, timestamp: Int) -> Int {
         metrics.forwardsReceived.increment()
-        let frame = PushFrame.make(data: data, kind: .message, timestamp: timestamp, channel: channel, allocator: allocator)
-        let local = hub.publish(frame, to: channel)
+        let local = hub.publish(to: channel) {
+            PushFrame.make(data: data, kind: .message, timestamp: timestamp, channel: channel, allocator: allocator)
+        }
         metrics.messagesOut.increment(by: Int64(local))
         return local
     }
