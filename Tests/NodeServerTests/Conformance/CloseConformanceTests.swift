@@ -29,7 +29,7 @@ struct ClientClose: Sendable, CustomTestStringConvertible {
 
 /// Autobahn 7.x: the closing handshake, close bodies, and close codes (RFC 6455 5.5.1, 7.4).
 @Suite struct CloseConformanceTests {
-    static let handshakes: [ClientClose] = [
+    static let handshakesCases: [ClientClose] = [
         ClientClose("7.1.1 request, then close", answers: 1, echo: [1000], [F(1, hb1), close(1000)]),
         ClientClose("7.1.2 two closes", echo: [1000], [close(1000) + close(1000)]),
         ClientClose("7.1.3 ping after the close gets no pong", echo: [1000], [close(1000) + F(9, Array("late".utf8))]),
@@ -44,7 +44,7 @@ struct ClientClose: Sendable, CustomTestStringConvertible {
         ClientClose("close chopped", echo: [1000], close(1000, "chopped").map { [$0] }),
     ]
 
-    @Test(arguments: handshakes) func clientStartedClosingHandshake(_ c: ClientClose) async throws {
+    @Test(arguments: handshakesCases) func clientStartedClosingHandshake(_ c: ClientClose) async throws {
         let node = try await ConformanceNodes.standard.value
         let socket = try await RawSocket.open(port: node.ports.webSocket)
         defer { Task { await socket.close() } }
@@ -59,9 +59,9 @@ struct ClientClose: Sendable, CustomTestStringConvertible {
     }
 
     /// Autobahn 7.7 and 7.13: codes a peer may send are echoed.
-    static let validCodes: [UInt16] = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999]
+    static let validCodesCases: [UInt16] = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999]
 
-    @Test(arguments: validCodes) func validCloseCodeIsEchoed(_ code: UInt16) async throws {
+    @Test(arguments: validCodesCases) func validCloseCodeIsEchoed(_ code: UInt16) async throws {
         let node = try await ConformanceNodes.standard.value
         let socket = try await RawSocket.open(port: node.ports.webSocket)
         defer { Task { await socket.close() } }
@@ -73,9 +73,9 @@ struct ClientClose: Sendable, CustomTestStringConvertible {
 
     /// Autobahn 7.9 and 7.13: codes nobody may send (reserved, internal-only like 1005/1006/1015, out of
     /// range) fail the connection with 1002.
-    static let invalidCodes: [UInt16] = [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535]
+    static let invalidCodesCases: [UInt16] = [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535]
 
-    @Test(arguments: invalidCodes) func invalidCloseCodeGets1002(_ code: UInt16) async throws {
+    @Test(arguments: invalidCodesCases) func invalidCloseCodeGets1002(_ code: UInt16) async throws {
         try await Conformance.expectFailure(code: 1002, [close(code)])
     }
 

@@ -30,11 +30,12 @@ private func fragments(_ message: [UInt8], cuts: [Int], between: (Int) -> [UInt8
 }
 
 private let hb = RPC.heartbeat(id: 1)
+private let hbFrame = F(1, hb)
 private func payload(_ i: Int) -> [UInt8] { Array("ping-\(i)".utf8) }
 
 @Suite struct FramingConformanceTests {
     /// Autobahn 1.1 and 5.x: JSON-RPC requests as text messages, whole and fragmented in every way.
-    static let textFraming: [Exchange] = [
+    static let textFramingCases: [Exchange] = [
         Exchange("1.1 one frame", [F(1, hb)], expect: [.answer(id: 1)]),
         Exchange("5.3 2 fragments", fragments(hb, cuts: [hb.count / 2]), expect: [.answer(id: 1)]),
         Exchange("5.4 2 fragments, chopped", chopped: true, fragments(hb, cuts: [hb.count / 2]), expect: [.answer(id: 1)]),
@@ -67,7 +68,7 @@ private func payload(_ i: Int) -> [UInt8] { Array("ping-\(i)".utf8) }
             expect: [.answer(id: 1)]
         ),
         Exchange("1.1 whole frame chopped (1 byte per write)", chopped: true, [F(1, hb)], expect: [.answer(id: 1)]),
-        Exchange("header and payload in separate writes", [Array(F(1, hb).prefix(6)), Array(F(1, hb).dropFirst(6))], expect: [.answer(id: 1)]),
+        Exchange("header and payload in separate writes", [Array(hbFrame.prefix(6)), Array(hbFrame.dropFirst(6))], expect: [.answer(id: 1)]),
         Exchange(
             "3 messages in one write, answered in order",
             [F(1, RPC.heartbeat(id: 1)) + F(1, RPC.heartbeat(id: 2)) + F(1, RPC.heartbeat(id: 3))],
@@ -77,13 +78,13 @@ private func payload(_ i: Int) -> [UInt8] { Array("ping-\(i)".utf8) }
 
     /// Autobahn 1.1.x: payload lengths around the 7-bit, 16-bit and 64-bit length encodings, up to the
     /// node's default limit (1 MiB), as one frame and as 2 fragments.
-    static let lengths = [125, 126, 127, 65535, 65536, 65537, 1 << 20]
+    static let lengthsCases = [125, 126, 127, 65535, 65536, 65537, 1 << 20]
 
-    @Test(arguments: textFraming) func textFraming(_ e: Exchange) async throws {
+    @Test(arguments: textFramingCases) func textFraming(_ e: Exchange) async throws {
         try await Conformance.expectExchange(e.writes, chopped: e.chopped, expected: e.expected)
     }
 
-    @Test(arguments: lengths) func payloadLengthBoundaries(_ length: Int) async throws {
+    @Test(arguments: lengthsCases) func payloadLengthBoundaries(_ length: Int) async throws {
         let message = RPC.heartbeat(id: 7, length: length)
         #expect(message.count == length)
         try await Conformance.expectExchange([F(1, message)], expected: [.answer(id: 7)])
@@ -91,7 +92,7 @@ private func payload(_ i: Int) -> [UInt8] { Array("ping-\(i)".utf8) }
     }
 
     /// Autobahn 2.x: pings get pongs with the same payload, in order; unsolicited pongs get nothing.
-    static let pings: [Exchange] = [
+    static let pingsCases: [Exchange] = [
         Exchange("2.1 ping without payload", [F(9)], expect: [.pong([])]),
         Exchange("2.2 ping with a text payload", [F(9, Array("Hello, world!".utf8))], expect: [.pong(Array("Hello, world!".utf8))]),
         Exchange("2.3 ping with a binary payload", [F(9, [0x00, 0xFF, 0xFE, 0xFD, 0xFC, 0xFB, 0x00, 0xFF])], expect: [.pong([0x00, 0xFF, 0xFE, 0xFD, 0xFC, 0xFB, 0x00, 0xFF])]),
@@ -106,7 +107,7 @@ private func payload(_ i: Int) -> [UInt8] { Array("ping-\(i)".utf8) }
         Exchange("ping and request in one write", [F(9, payload(1)) + F(1, hb)], expect: [.pong(payload(1)), .answer(id: 1)]),
     ]
 
-    @Test(arguments: pings) func pingsAndPongs(_ e: Exchange) async throws {
+    @Test(arguments: pingsCases) func pingsAndPongs(_ e: Exchange) async throws {
         try await Conformance.expectExchange(e.writes, chopped: e.chopped, expected: e.expected)
     }
 }

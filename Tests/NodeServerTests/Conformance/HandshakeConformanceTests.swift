@@ -3,7 +3,9 @@ import Testing
 /// An opening handshake that must be refused, and the HTTP status (and headers) RFC 6455 4.2 prescribes.
 struct BadHandshake: Sendable, CustomTestStringConvertible {
     var name: String
+    var method = "GET"
     var path = "/"
+    var version = "1.1"
     var replacing: [String: String?]
     var status: Int
     var headers: [String: String] = [:]
@@ -51,7 +53,7 @@ struct BadHandshake: Sendable, CustomTestStringConvertible {
         #expect(RPC.isHeartbeatAnswer(await socket.nextFrame(), id: 1))
     }
 
-    static let refused: [BadHandshake] = [
+    static let refusedCases: [BadHandshake] = [
         BadHandshake(name: "missing Sec-WebSocket-Key: 400", replacing: ["Sec-WebSocket-Key": nil], status: 400),
         BadHandshake(name: "Sec-WebSocket-Key not 16 bytes in base64: 400", replacing: ["Sec-WebSocket-Key": "c2hvcnQ="], status: 400),
         BadHandshake(
@@ -74,16 +76,18 @@ struct BadHandshake: Sendable, CustomTestStringConvertible {
             headers: ["upgrade": "websocket", "sec-websocket-version": "13"]
         ),
         BadHandshake(name: "Upgrade: websocket without Connection: Upgrade: 400", replacing: ["Connection": "keep-alive"], status: 400),
+        BadHandshake(name: "POST instead of GET: 400", method: "POST", replacing: ["Content-Length": "0"], status: 400),
+        BadHandshake(name: "HTTP/1.0 request: 400", version: "1.0", replacing: [:], status: 400),
     ]
 
     /// Refused handshakes get an HTTP error (never 101), the connection ends, and the node keeps serving
     /// its WebSocket clients.
-    @Test(arguments: refused) func badHandshakeIsRefused(_ bad: BadHandshake) async throws {
+    @Test(arguments: refusedCases) func badHandshakeIsRefused(_ bad: BadHandshake) async throws {
         let node = try await ConformanceNodes.standard.value
         let bystander = try await node.client()
         let socket = try await RawSocket.connect(port: node.ports.webSocket)
         defer { Task { await socket.close() } }
-        socket.send(Array(RawSocket.handshake(port: node.ports.webSocket, path: bad.path, replacing: bad.replacing).utf8))
+        socket.send(Array(RawSocket.handshake(port: node.ports.webSocket, method: bad.method, path: bad.path, version: bad.version, replacing: bad.replacing).utf8))
         let answer = try #require(await socket.readHTTPResponse())
         #expect(answer.status == bad.status)
         for (name, value) in bad.headers {

@@ -25,7 +25,7 @@ private func header64(_ opcode: UInt8, length: UInt64) -> [UInt8] {
         )
     }
 
-    static let tooBig: [Violation] = [
+    static let tooBigCases: [Violation] = [
         Violation("frame of limit + 1 bytes", code: 1009, [F(1, RPC.heartbeat(id: 1, length: limit + 1))]),
         Violation("frame of limit + 1 bytes after a valid message", code: 1009, answers: 1, [F(1, RPC.heartbeat(id: 1)), F(1, RPC.heartbeat(id: 2, length: limit + 1))]),
         Violation("binary frame of limit + 1 bytes", code: 1009, [F(2, [UInt8](repeating: 0, count: limit + 1))]),
@@ -50,7 +50,7 @@ private func header64(_ opcode: UInt8, length: UInt64) -> [UInt8] {
         ),
     ]
 
-    @Test(arguments: tooBig) func tooBigGets1009(_ v: Violation) async throws {
+    @Test(arguments: tooBigCases) func tooBigGets1009(_ v: Violation) async throws {
         try await Conformance.expectFailure(on: ConformanceNodes.limited, code: v.code, answers: v.answers, pongs: v.pongs, v.writes)
     }
 }

@@ -35,7 +35,7 @@ private let text = Array("reserved".utf8)
 
 @Suite struct ProtocolViolationConformanceTests {
     /// Autobahn 3.x: RSV bits without a negotiated extension, on data and control frames.
-    static let reservedBits: [Violation] = [
+    static let reservedBitsCases: [Violation] = [
         Violation("3.1 RSV1 on a text frame", [F(1, hb1, rsv: 4)]),
         Violation("3.2 RSV2 on a text frame after a valid message", answers: 1, [F(1, hb1), F(1, hb2, rsv: 2)]),
         Violation("3.3 RSV3 after a valid message in the same write", answers: 1, [F(1, hb1) + F(1, hb2, rsv: 1)]),
@@ -50,7 +50,7 @@ private let text = Array("reserved".utf8)
 
     /// Autobahn 4.x: reserved opcodes 3-7 (data) and 11-15 (control), sent after a valid message and
     /// followed by a ping that must not be answered.
-    static let reservedOpcodes: [Violation] =
+    static let reservedOpcodesCases: [Violation] =
         (3...7).map { op in
             Violation("4.1 reserved data opcode \(op)", answers: 1, [F(1, hb1) + F(UInt8(op), text) + F(9, text)])
         }
@@ -60,7 +60,7 @@ private let text = Array("reserved".utf8)
         + [Violation("reserved opcode 3, empty, alone", [F(3)])]
 
     /// RFC 6455 5.1: every client frame is masked.
-    static let unmasked: [Violation] = [
+    static let unmaskedCases: [Violation] = [
         Violation("unmasked text frame", [F(1, hb1, mask: false)]),
         Violation("unmasked empty text frame", [F(1, [], mask: false)]),
         Violation("unmasked ping", [F(9, text, mask: false)]),
@@ -70,7 +70,7 @@ private let text = Array("reserved".utf8)
     ]
 
     /// RFC 6455 5.5: control frames carry at most 125 bytes and are never fragmented.
-    static let controlFrames: [Violation] = [
+    static let controlFramesCases: [Violation] = [
         Violation("2.5 ping with a 126-byte payload", [F(9, [UInt8](repeating: 0xFE, count: 126))]),
         Violation("ping with a 64-bit length header", [F(9, [UInt8](repeating: 0xFE, count: 65536))]),
         Violation("pong with a 126-byte payload", [F(0xA, [UInt8](repeating: 0xFE, count: 126))]),
@@ -84,7 +84,7 @@ private let text = Array("reserved".utf8)
 
     /// Autobahn 5.x: continuation frames with no message to continue, and new messages inside a
     /// fragmented one.
-    static let fragmentation: [Violation] = [
+    static let fragmentationCases: [Violation] = [
         Violation("5.9 continuation (FIN) with no message", [F(0, hb1)]),
         Violation("5.10 continuation (FIN) with no message, chopped", chopped: true, [F(0, hb1)]),
         Violation("5.12 continuation (no FIN) with no message", [F(0, hb1, fin: false)]),
@@ -100,7 +100,7 @@ private let text = Array("reserved".utf8)
 
     /// Documented choice (contract): binary messages are refused with 1003. Frames after the server's close
     /// frame get no answer.
-    static let binary: [Violation] = [
+    static let binaryCases: [Violation] = [
         Violation("1.2.1 empty binary message", code: 1003, [F(2)]),
         Violation("1.2.2 125-byte binary message", code: 1003, [F(2, [UInt8](repeating: 0xFE, count: 125))]),
         Violation("1.2.6 65536-byte binary message", code: 1003, [F(2, [UInt8](repeating: 0xFE, count: 65536))]),
@@ -110,27 +110,27 @@ private let text = Array("reserved".utf8)
         Violation("request and ping after a protocol error get nothing", [F(0, hb1) + F(1, hb2) + F(9, text)]),
     ]
 
-    @Test(arguments: reservedBits) func reservedBits(_ v: Violation) async throws {
+    @Test(arguments: reservedBitsCases) func reservedBits(_ v: Violation) async throws {
         try await Conformance.expectFailure(code: v.code, answers: v.answers, pongs: v.pongs, v.writes, chopped: v.chopped)
     }
 
-    @Test(arguments: reservedOpcodes) func reservedOpcodes(_ v: Violation) async throws {
+    @Test(arguments: reservedOpcodesCases) func reservedOpcodes(_ v: Violation) async throws {
         try await Conformance.expectFailure(code: v.code, answers: v.answers, pongs: v.pongs, v.writes, chopped: v.chopped)
     }
 
-    @Test(arguments: unmasked) func unmaskedClientFrames(_ v: Violation) async throws {
+    @Test(arguments: unmaskedCases) func unmaskedClientFrames(_ v: Violation) async throws {
         try await Conformance.expectFailure(code: v.code, answers: v.answers, pongs: v.pongs, v.writes, chopped: v.chopped)
     }
 
-    @Test(arguments: controlFrames) func badControlFrames(_ v: Violation) async throws {
+    @Test(arguments: controlFramesCases) func badControlFrames(_ v: Violation) async throws {
         try await Conformance.expectFailure(code: v.code, answers: v.answers, pongs: v.pongs, v.writes, chopped: v.chopped)
     }
 
-    @Test(arguments: fragmentation) func badFragmentation(_ v: Violation) async throws {
+    @Test(arguments: fragmentationCases) func badFragmentation(_ v: Violation) async throws {
         try await Conformance.expectFailure(code: v.code, answers: v.answers, pongs: v.pongs, v.writes, chopped: v.chopped)
     }
 
-    @Test(arguments: binary) func binaryMessagesAndFramesAfterTheClose(_ v: Violation) async throws {
+    @Test(arguments: binaryCases) func binaryMessagesAndFramesAfterTheClose(_ v: Violation) async throws {
         try await Conformance.expectFailure(code: v.code, answers: v.answers, pongs: v.pongs, v.writes, chopped: v.chopped)
     }
 }

@@ -45,7 +45,7 @@ final class RawSocket: Sendable {
     }
 
     /// A client upgrade request; `replacing` swaps header lines (a nil value drops the header).
-    static func handshake(port: Int, path: String = "/", replacing: [String: String?] = [:]) -> String {
+    static func handshake(port: Int, method: String = "GET", path: String = "/", version: String = "1.1", replacing: [String: String?] = [:]) -> String {
         var headers: [(String, String)] = [
             ("Host", "127.0.0.1:\(port)"),
             ("Upgrade", "websocket"),
@@ -60,7 +60,7 @@ final class RawSocket: Sendable {
                 headers.append((name, value))
             }
         }
-        return "GET \(path) HTTP/1.1\r\n" + headers.map { "\($0.0): \($0.1)\r\n" }.joined() + "\r\n"
+        return "\(method) \(path) HTTP/\(version)\r\n" + headers.map { "\($0.0): \($0.1)\r\n" }.joined() + "\r\n"
     }
 
     // MARK: Writing

@@ -22,7 +22,7 @@ private let kosme: [UInt8] = [0xCE, 0xBA, 0xE1, 0xBD, 0xB9, 0xCF, 0x83, 0xCE, 0x
 /// Autobahn 6.x: text messages must be valid UTF-8 (RFC 3629); invalid ones are failed with 1007, also when
 /// the bad sequence is split across fragments, and also in close reasons (7.5.1).
 @Suite struct UTF8ConformanceTests {
-    static let valid: [UTF8Sample] = [
+    static let validCases: [UTF8Sample] = [
         UTF8Sample("6.2 κόσμε", kosme),
         UTF8Sample("6.5 U+0080, first 2-byte", [0xC2, 0x80]),
         UTF8Sample("6.5 U+0800, first 3-byte", [0xE0, 0xA0, 0x80]),
@@ -36,7 +36,7 @@ private let kosme: [UInt8] = [0xCE, 0xBA, 0xE1, 0xBD, 0xB9, 0xCF, 0x83, 0xCE, 0x
         UTF8Sample("emoji U+1F680", [0xF0, 0x9F, 0x9A, 0x80]),
     ]
 
-    static let invalid: [UTF8Sample] = [
+    static let invalidCases: [UTF8Sample] = [
         UTF8Sample("6.3 κόσμε with a surrogate inside", kosme + [0xED, 0xA0, 0x80] + Array("edited".utf8)),
         UTF8Sample("6.8 lone continuation byte 0x80", [0x80]),
         UTF8Sample("6.8 lone continuation byte 0xBF", [0xBF]),
@@ -56,12 +56,12 @@ private let kosme: [UInt8] = [0xCE, 0xBA, 0xE1, 0xBD, 0xB9, 0xCF, 0x83, 0xCE, 0x
         UTF8Sample("6.11 above U+10FFFF", [0xF4, 0x90, 0x80, 0x80]),
     ]
 
-    @Test(arguments: valid) func validUTF8IsAnswered(_ sample: UTF8Sample) async throws {
+    @Test(arguments: validCases) func validUTF8IsAnswered(_ sample: UTF8Sample) async throws {
         let message = RPC.heartbeat(id: 1, extra: sample.bytes)
         try await Conformance.expectExchange([F(1, message)], expected: [.answer(id: 1)])
     }
 
-    @Test(arguments: invalid) func invalidUTF8Gets1007(_ sample: UTF8Sample) async throws {
+    @Test(arguments: invalidCases) func invalidUTF8Gets1007(_ sample: UTF8Sample) async throws {
         let message = RPC.heartbeat(id: 1, extra: sample.bytes)
         try await Conformance.expectFailure(code: 1007, [F(1, message)])
     }
@@ -92,13 +92,13 @@ private let kosme: [UInt8] = [0xCE, 0xBA, 0xE1, 0xBD, 0xB9, 0xCF, 0x83, 0xCE, 0x
         try await Conformance.expectFailure(code: 1007, [F(1, Array(#"{"jsonrpc":"2.0","#.utf8), fin: false), F(0, [0xCE, 0xBA, 0xE1, 0xBD])])
     }
 
-    static let badReasons: [UTF8Sample] = [
+    static let badReasonsCases: [UTF8Sample] = [
         UTF8Sample("7.5.1 κόσμε with a surrogate", kosme + [0xED, 0xA0, 0x80] + Array("edited".utf8)),
         UTF8Sample("truncated code point", [0xCE]),
         UTF8Sample("byte 0xFF", [0xFF]),
     ]
 
-    @Test(arguments: badReasons) func invalidUTF8CloseReasonGets1007(_ sample: UTF8Sample) async throws {
+    @Test(arguments: badReasonsCases) func invalidUTF8CloseReasonGets1007(_ sample: UTF8Sample) async throws {
         try await Conformance.expectFailure(code: 1007, [F(8, RawSocket.closeBody(1000, sample.bytes))])
     }
 }
