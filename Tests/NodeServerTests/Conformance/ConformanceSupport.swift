@@ -45,6 +45,8 @@ enum RPC {
 /// What a client sees the server send, for comparing exchanges.
 enum Seen: Equatable, CustomStringConvertible {
     case answer(id: Int)
+    /// A JSON-RPC error answer with this code.
+    case rpcError(Int)
     case pong([UInt8])
     case other(String)
 
@@ -55,6 +57,8 @@ enum Seen: Equatable, CustomStringConvertible {
             RPC.isHeartbeatAnswer(frame, id: id)
         {
             self = .answer(id: id)
+        } else if frame.opcode == 0x1, let json = try? JSON(parsing: frame.payload), let code = json["error"]?["code"]?.intValue {
+            self = .rpcError(code)
         } else {
             self = .other(frame.description)
         }
@@ -63,6 +67,7 @@ enum Seen: Equatable, CustomStringConvertible {
     var description: String {
         switch self {
         case .answer(let id): "answer(\(id))"
+        case .rpcError(let code): "error(\(code))"
         case .pong(let payload): "pong(\(payload.count) bytes)"
         case .other(let text): text
         }

@@ -37,6 +37,9 @@ private func payload(_ i: Int) -> [UInt8] { Array("ping-\(i)".utf8) }
     /// Autobahn 1.1 and 5.x: JSON-RPC requests as text messages, whole and fragmented in every way.
     static let textFramingCases: [Exchange] = [
         Exchange("1.1 one frame", [F(1, hb)], expect: [.answer(id: 1)]),
+        Exchange("1.1.1 empty text message: JSON-RPC parse error, connection kept", [F(1)], expect: [.rpcError(-32700)]),
+        Exchange("empty text message in 3 empty fragments: parse error", [F(1, [], fin: false), F(0, [], fin: false), F(0)], expect: [.rpcError(-32700)]),
+        Exchange("valid UTF-8 text that is not JSON: parse error", [F(1, Array("κόσμε".utf8))], expect: [.rpcError(-32700)]),
         Exchange("5.3 2 fragments", fragments(hb, cuts: [hb.count / 2]), expect: [.answer(id: 1)]),
         Exchange("5.4 2 fragments, chopped", chopped: true, fragments(hb, cuts: [hb.count / 2]), expect: [.answer(id: 1)]),
         Exchange("3 fragments in one write", [fragments(hb, cuts: [5, 30]).flatMap { $0 }], expect: [.answer(id: 1)]),

@@ -110,6 +110,34 @@ private let text = Array("reserved".utf8)
         Violation("request and ping after a protocol error get nothing", [F(0, hb1) + F(1, hb2) + F(9, text)]),
     ]
 
+    /// A client in the middle of a fragmented message is not disturbed by another client failing its
+    /// connection, nor by 40 of them at once.
+    @Test func violationsLeaveOtherConnectionsAlone() async throws {
+        let node = try await ConformanceNodes.standard.value
+        let a = try await RawSocket.open(port: node.ports.webSocket)
+        defer { Task { await a.close() } }
+        a.send(F(1, part1, fin: false))
+        try await withThrowingTaskGroup(of: Int?.self) { group in
+            for i in 0..<40 {
+                group.addTask {
+                    let bad = try await RawSocket.open(port: node.ports.webSocket)
+                    bad.send(i % 2 == 0 ? F(1, hb1, rsv: 4) : F(1, [0xC0, 0xAF]))
+                    let code = await bad.framesUntilClose()?.close.closeCode
+                    await bad.close()
+                    return code
+                }
+            }
+            var codes: [Int?] = []
+            for try await code in group { codes.append(code) }
+            #expect(codes.filter { $0 == 1002 }.count == 20)
+            #expect(codes.filter { $0 == 1007 }.count == 20)
+        }
+        a.send(F(9, text))
+        a.send(F(0, part2))
+        #expect(await a.nextFrame().map(Seen.init) == .pong(text))
+        #expect(RPC.isHeartbeatAnswer(await a.nextFrame(), id: 1))
+    }
+
     @Test(arguments: reservedBitsCases) func reservedBits(_ v: Violation) async throws {
         try await Conformance.expectFailure(code: v.code, answers: v.answers, pongs: v.pongs, v.writes, chopped: v.chopped)
     }

@@ -224,7 +224,8 @@ final class RawSocket: Sendable {
         return nil
     }
 
-    private static func parseFrame(_ bytes: [UInt8]) -> (Frame, Int)? {
+    /// The first frame in `bytes` and its size, or nil when `bytes` holds less than a frame.
+    static func parseFrame(_ bytes: [UInt8]) -> (Frame, Int)? {
         guard bytes.count >= 2 else { return nil }
         var offset = 2
         var length = Int(bytes[1] & 0x7F)
