@@ -1,5 +1,7 @@
 import Testing
 
+@testable import NodeServer
+
 /// A byte sequence placed inside a JSON string of a request.
 struct UTF8Sample: Sendable, CustomTestStringConvertible {
     var name: String
@@ -90,6 +92,42 @@ private let kosme: [UInt8] = [0xCE, 0xBA, 0xE1, 0xBD, 0xB9, 0xCF, 0x83, 0xCE, 0x
         try await Conformance.expectFailure(code: 1007, message.indices.map { F($0 == 0 ? 1 : 0, [message[$0]], fin: $0 == message.count - 1) })
         // Truncated at the end of the message: the last fragment ends inside a code point.
         try await Conformance.expectFailure(code: 1007, [F(1, Array(#"{"jsonrpc":"2.0","#.utf8), fin: false), F(0, [0xCE, 0xBA, 0xE1, 0xBD])])
+    }
+
+    /// Autobahn 6.4 (fail fast): invalid UTF-8 in an unfinished text message fails the connection at once,
+    /// without waiting for a final fragment that never comes.
+    static let failFastCases: [UTF8Sample] = [
+        UTF8Sample("6.4.1 surrogate in the 2nd of 3 fragments", kosme + [0xED, 0xA0, 0x80]),
+        UTF8Sample("6.4.2 surrogate cut after its 2nd byte", kosme + [0xED, 0xA0]),
+        UTF8Sample("6.4.3 invalid 4-byte start", kosme + [0xF4, 0x90]),
+        UTF8Sample("6.4.4 byte 0xFF", kosme + [0xFF]),
+        UTF8Sample("ASCII then a lone continuation byte", Array("abc".utf8) + [0x80]),
+    ]
+
+    @Test(arguments: failFastCases) func invalidUTF8FailsFastInFragments(_ sample: UTF8Sample) async throws {
+        let start = Array(#"{"jsonrpc":"2.0","id":1,"method":"heartbeat","params":{"s":""#.utf8)
+        // In the second fragment, and in the first one; the message is never finished.
+        try await Conformance.expectFailure(code: 1007, [F(1, start, fin: false), F(0, sample.bytes, fin: false)])
+        try await Conformance.expectFailure(code: 1007, [F(1, start + sample.bytes, fin: false)])
+    }
+
+    @Test func validUTF8OneBytePerFragment() async throws {
+        let message = RPC.heartbeat(id: 1, extra: kosme + [0xF0, 0x9F, 0x9A, 0x80, 0xF4, 0x8F, 0xBF, 0xBF])
+        let frames = message.indices.map { F($0 == 0 ? 1 : 0, [message[$0]], fin: $0 == message.count - 1) }
+        try await Conformance.expectExchange(frames, expected: [.answer(id: 1)])
+    }
+
+    /// The validator behind fail-fast: complete code points, or nil when no continuation can make it valid.
+    @Test func validPrefixLength() {
+        let cases: [([UInt8], Int?)] = [
+            ([], 0), (Array("ascii only".utf8), 10), (kosme, 11),
+            ([0x61, 0xCE], 1), ([0x61, 0xE1, 0xBD], 1), ([0xF0, 0x9F, 0x9A], 0), ([0xF4, 0x8F], 0),
+            ([0x61, 0xED, 0xA0], nil), ([0xF4, 0x90], nil), ([0xE0, 0x80], nil), ([0xF0, 0x8F], nil),
+            ([0xC0], nil), ([0xFF], nil), ([0x80], nil), ([0xE1, 0x41], nil), ([0xF1, 0x80, 0x41], nil),
+        ]
+        for (bytes, expected) in cases {
+            #expect(bytes.withUnsafeBytes { UTF8Validation.validPrefixLength($0) } == expected, "\(bytes)")
+        }
     }
 
     static let badReasonsCases: [UTF8Sample] = [
