@@ -83,6 +83,13 @@ private func payload(_ i: Int) -> [UInt8] { Array("ping-\(i)".utf8) }
     /// node's default limit (1 MiB), as one frame and as 2 fragments.
     static let lengthsCases = [125, 126, 127, 65535, 65536, 65537, 1 << 20]
 
+    /// Autobahn 1.1.8: a 65535-byte message written in 997-byte pieces.
+    @Test func bigMessageInSmallWrites() async throws {
+        let frame = F(1, RPC.heartbeat(id: 3, length: 65535))
+        let writes = stride(from: 0, to: frame.count, by: 997).map { Array(frame[$0..<min($0 + 997, frame.count)]) }
+        try await Conformance.expectExchange(writes, expected: [.answer(id: 3)])
+    }
+
     @Test(arguments: textFramingCases) func textFraming(_ e: Exchange) async throws {
         try await Conformance.expectExchange(e.writes, chopped: e.chopped, expected: e.expected)
     }

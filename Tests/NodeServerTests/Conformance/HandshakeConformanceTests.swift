@@ -29,6 +29,27 @@ struct BadHandshake: Sendable, CustomTestStringConvertible {
         #expect(RPC.isHeartbeatAnswer(await socket.nextFrame(), id: 1))
     }
 
+    /// Offered extensions (permessage-deflate) and subprotocols are not negotiated: the 101 names neither,
+    /// so the client must not use them (RFC 6455 4.2.2, 9.1, 11.3.4).
+    @Test func offeredExtensionsAndSubprotocolsAreDeclined() async throws {
+        let node = try await ConformanceNodes.standard.value
+        let socket = try await RawSocket.connect(port: node.ports.webSocket)
+        defer { Task { await socket.close() } }
+        let offer: [String: String?] = [
+            "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits",
+            "Sec-WebSocket-Protocol": "chat, superchat",
+            "Origin": "http://example.com",
+        ]
+        socket.send(Array(RawSocket.handshake(port: node.ports.webSocket, replacing: offer).utf8))
+        let answer = try #require(await socket.readHTTPResponse())
+        #expect(answer.status == 101)
+        #expect(answer.headers["sec-websocket-extensions"] == nil)
+        #expect(answer.headers["sec-websocket-protocol"] == nil)
+        // RSV1 (what permessage-deflate would set) is still a protocol error.
+        socket.send(Conformance.frame(1, RPC.heartbeat(id: 1), rsv: 4))
+        #expect(await socket.framesUntilClose()?.close.closeCode == 1002)
+    }
+
     /// Header names and the tokens of Upgrade and Connection are case-insensitive; Connection may list more.
     @Test func handshakeHeadersAreCaseInsensitive() async throws {
         let node = try await ConformanceNodes.standard.value
