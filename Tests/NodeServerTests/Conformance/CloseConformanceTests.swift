@@ -29,12 +29,16 @@ struct ClientClose: Sendable, CustomTestStringConvertible {
 
 /// Autobahn 7.x: the closing handshake, close bodies, and close codes (RFC 6455 5.5.1, 7.4).
 @Suite struct CloseConformanceTests {
-    static let handshakesCases: [ClientClose] = [
+    static let clientCloseCases: [ClientClose] = [
         ClientClose("7.1.1 request, then close", answers: 1, echo: [1000], [F(1, hb1), close(1000)]),
         ClientClose("7.1.2 two closes", echo: [1000], [close(1000) + close(1000)]),
         ClientClose("7.1.3 ping after the close gets no pong", echo: [1000], [close(1000) + F(9, Array("late".utf8))]),
         ClientClose("7.1.4 request after the close gets no answer", echo: [1000], [close(1000) + F(1, hb1)]),
-        ClientClose("7.1.5 close inside a fragmented message", echo: [1000], [F(1, Array(hb1.prefix(9)), fin: false), close(1000), F(0, Array(hb1.dropFirst(9)))]),
+        ClientClose(
+            "7.1.5 close inside a fragmented message",
+            echo: [1000],
+            [F(1, Array(hb1.prefix(9)), fin: false), close(1000), F(0, Array(hb1.dropFirst(9)))]
+        ),
         ClientClose("7.1.6 request, close and ping in one write", answers: 1, echo: [1000], [F(1, hb1) + close(1000) + F(9)]),
         ClientClose("7.3.1 close without a body", echo: [1000, 1005], [F(8)]),
         ClientClose("7.3.3 close with a code only", echo: [1000], [close(1000)]),
@@ -44,7 +48,7 @@ struct ClientClose: Sendable, CustomTestStringConvertible {
         ClientClose("close chopped", echo: [1000], close(1000, "chopped").map { [$0] }),
     ]
 
-    @Test(arguments: handshakesCases) func clientStartedClosingHandshake(_ c: ClientClose) async throws {
+    @Test(arguments: clientCloseCases) func clientStartedClosingHandshake(_ c: ClientClose) async throws {
         let node = try await ConformanceNodes.standard.value
         let socket = try await RawSocket.open(port: node.ports.webSocket)
         defer { Task { await socket.close() } }

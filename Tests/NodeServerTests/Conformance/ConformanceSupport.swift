@@ -135,7 +135,11 @@ enum Conformance {
         let seen = before.map(Seen.init)
         let answered = seen.filter { if case .answer = $0 { true } else { false } }.count
         let ponged = seen.filter { if case .pong = $0 { true } else { false } }.count
-        #expect(answered == answers && ponged == pongs && answered + ponged == seen.count, "before the close: \(seen)", sourceLocation: sourceLocation)
+        #expect(
+            answered == answers && ponged == pongs && answered + ponged == seen.count,
+            "before the close: \(seen)",
+            sourceLocation: sourceLocation
+        )
         // The client completes the closing handshake; the server sends nothing more and ends the connection.
         socket.send(frame(0x8, RawSocket.closeBody(1000)))
         #expect(await socket.waitForEOF(), "server kept the TCP connection", sourceLocation: sourceLocation)

@@ -31,6 +31,7 @@ private func fragments(_ message: [UInt8], cuts: [Int], between: (Int) -> [UInt8
 
 private let hb = RPC.heartbeat(id: 1)
 private let hbFrame = F(1, hb)
+private let binaryPayload: [UInt8] = [0x00, 0xFF, 0xFE, 0xFD, 0xFC, 0xFB, 0x00, 0xFF]
 private func payload(_ i: Int) -> [UInt8] { Array("ping-\(i)".utf8) }
 
 @Suite struct FramingConformanceTests {
@@ -38,7 +39,11 @@ private func payload(_ i: Int) -> [UInt8] { Array("ping-\(i)".utf8) }
     static let textFramingCases: [Exchange] = [
         Exchange("1.1 one frame", [F(1, hb)], expect: [.answer(id: 1)]),
         Exchange("1.1.1 empty text message: JSON-RPC parse error, connection kept", [F(1)], expect: [.rpcError(-32700)]),
-        Exchange("empty text message in 3 empty fragments: parse error", [F(1, [], fin: false), F(0, [], fin: false), F(0)], expect: [.rpcError(-32700)]),
+        Exchange(
+            "empty text message in 3 empty fragments: parse error",
+            [F(1, [], fin: false), F(0, [], fin: false), F(0)],
+            expect: [.rpcError(-32700)]
+        ),
         Exchange("valid UTF-8 text that is not JSON: parse error", [F(1, Array("κόσμε".utf8))], expect: [.rpcError(-32700)]),
         Exchange("5.3 2 fragments", fragments(hb, cuts: [hb.count / 2]), expect: [.answer(id: 1)]),
         Exchange("5.4 2 fragments, chopped", chopped: true, fragments(hb, cuts: [hb.count / 2]), expect: [.answer(id: 1)]),
@@ -105,7 +110,7 @@ private func payload(_ i: Int) -> [UInt8] { Array("ping-\(i)".utf8) }
     static let pingsCases: [Exchange] = [
         Exchange("2.1 ping without payload", [F(9)], expect: [.pong([])]),
         Exchange("2.2 ping with a text payload", [F(9, Array("Hello, world!".utf8))], expect: [.pong(Array("Hello, world!".utf8))]),
-        Exchange("2.3 ping with a binary payload", [F(9, [0x00, 0xFF, 0xFE, 0xFD, 0xFC, 0xFB, 0x00, 0xFF])], expect: [.pong([0x00, 0xFF, 0xFE, 0xFD, 0xFC, 0xFB, 0x00, 0xFF])]),
+        Exchange("2.3 ping with a binary payload", [F(9, binaryPayload)], expect: [.pong(binaryPayload)]),
         Exchange("2.4 ping with a 125-byte payload", [F(9, (0..<125).map { UInt8($0) })], expect: [.pong((0..<125).map { UInt8($0) })]),
         Exchange("2.6 125-byte ping, chopped", chopped: true, [F(9, (0..<125).map { UInt8($0) })], expect: [.pong((0..<125).map { UInt8($0) })]),
         Exchange("2.7 unsolicited empty pong", [F(0xA)], expect: []),

@@ -68,7 +68,8 @@ struct BadHandshake: Sendable, CustomTestStringConvertible {
         let node = try await ConformanceNodes.standard.value
         let socket = try await RawSocket.connect(port: node.ports.webSocket)
         defer { Task { await socket.close() } }
-        socket.send(Array(RawSocket.handshake(port: node.ports.webSocket).utf8) + Conformance.frame(9, [7]) + Conformance.frame(1, RPC.heartbeat(id: 1)))
+        let handshake = Array(RawSocket.handshake(port: node.ports.webSocket).utf8)
+        socket.send(handshake + Conformance.frame(9, [7]) + Conformance.frame(1, RPC.heartbeat(id: 1)))
         #expect(await socket.readHTTPResponse()?.status == 101)
         #expect(await socket.nextFrame().map(Seen.init) == .pong([7]))
         #expect(RPC.isHeartbeatAnswer(await socket.nextFrame(), id: 1))
@@ -108,7 +109,14 @@ struct BadHandshake: Sendable, CustomTestStringConvertible {
         let bystander = try await node.client()
         let socket = try await RawSocket.connect(port: node.ports.webSocket)
         defer { Task { await socket.close() } }
-        socket.send(Array(RawSocket.handshake(port: node.ports.webSocket, method: bad.method, path: bad.path, version: bad.version, replacing: bad.replacing).utf8))
+        let request = RawSocket.handshake(
+            port: node.ports.webSocket,
+            method: bad.method,
+            path: bad.path,
+            version: bad.version,
+            replacing: bad.replacing
+        )
+        socket.send(Array(request.utf8))
         let answer = try #require(await socket.readHTTPResponse())
         #expect(answer.status == bad.status)
         for (name, value) in bad.headers {

@@ -5,6 +5,7 @@ private func F(_ opcode: UInt8, _ payload: [UInt8] = [], fin: Bool = true) -> [U
 }
 
 private let limit = ConformanceNodes.limitedMessageBytes
+private func spaces(_ count: Int) -> [UInt8] { [UInt8](repeating: 0x20, count: count) }
 
 /// A header of a masked text frame that announces `length` bytes (64-bit length form), sent without them.
 private func header64(_ opcode: UInt8, length: UInt64) -> [UInt8] {
@@ -27,7 +28,12 @@ private func header64(_ opcode: UInt8, length: UInt64) -> [UInt8] {
 
     static let tooBigCases: [Violation] = [
         Violation("frame of limit + 1 bytes", code: 1009, [F(1, RPC.heartbeat(id: 1, length: limit + 1))]),
-        Violation("frame of limit + 1 bytes after a valid message", code: 1009, answers: 1, [F(1, RPC.heartbeat(id: 1)), F(1, RPC.heartbeat(id: 2, length: limit + 1))]),
+        Violation(
+            "frame of limit + 1 bytes after a valid message",
+            code: 1009,
+            answers: 1,
+            [F(1, RPC.heartbeat(id: 1)), F(1, RPC.heartbeat(id: 2, length: limit + 1))]
+        ),
         Violation("binary frame of limit + 1 bytes", code: 1009, [F(2, [UInt8](repeating: 0, count: limit + 1))]),
         Violation("16-bit length header over the limit, payload never sent", code: 1009, [[0x81, 0x80 | 126, 0x10, 0x01]]),
         Violation("64-bit length header of 2^62 bytes, payload never sent", code: 1009, [header64(1, length: 1 << 62)]),
@@ -46,7 +52,7 @@ private func header64(_ opcode: UInt8, length: UInt64) -> [UInt8] {
             "fragments past the limit with pings between",
             code: 1009,
             pongs: 2,
-            [F(1, [UInt8](repeating: 0x20, count: 2000), fin: false), F(9), F(0, [UInt8](repeating: 0x20, count: 2000), fin: false), F(9), F(0, [UInt8](repeating: 0x20, count: 97))]
+            [F(1, spaces(2000), fin: false), F(9), F(0, spaces(2000), fin: false), F(9), F(0, spaces(97))]
         ),
     ]
 

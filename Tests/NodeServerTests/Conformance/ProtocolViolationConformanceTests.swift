@@ -89,7 +89,11 @@ private let text = Array("reserved".utf8)
         Violation("5.10 continuation (FIN) with no message, chopped", chopped: true, [F(0, hb1)]),
         Violation("5.12 continuation (no FIN) with no message", [F(0, hb1, fin: false)]),
         Violation("5.13 continuation (no FIN) with no message, chopped", chopped: true, [F(0, hb1, fin: false)]),
-        Violation("5.15 stray continuation after a fragmented message", answers: 1, [F(1, part1, fin: false) + F(0, part2) + F(0, part1, fin: false) + F(1, part2)]),
+        Violation(
+            "5.15 stray continuation after a fragmented message",
+            answers: 1,
+            [F(1, part1, fin: false) + F(0, part2) + F(0, part1, fin: false) + F(1, part2)]
+        ),
         Violation("5.16 continuations first, then a message", [F(0, part1, fin: false), F(0, part2), F(1, hb1)]),
         Violation("5.18 text frame inside a fragmented text message", [F(1, part1, fin: false), F(1, part2)]),
         Violation("binary frame inside a fragmented text message", [F(1, part1, fin: false), F(2, [1, 2, 3])]),

@@ -45,7 +45,13 @@ final class RawSocket: Sendable {
     }
 
     /// A client upgrade request; `replacing` swaps header lines (a nil value drops the header).
-    static func handshake(port: Int, method: String = "GET", path: String = "/", version: String = "1.1", replacing: [String: String?] = [:]) -> String {
+    static func handshake(
+        port: Int,
+        method: String = "GET",
+        path: String = "/",
+        version: String = "1.1",
+        replacing: [String: String?] = [:]
+    ) -> String {
         var headers: [(String, String)] = [
             ("Host", "127.0.0.1:\(port)"),
             ("Upgrade", "websocket"),

@@ -20,7 +20,11 @@ import Testing
 
     @Test func controlFramesEchoTheirPayload() throws {
         let payload = ByteBuffer(bytes: (0..<125).map { UInt8($0) })
-        for (opcode, buffer) in [(UInt8(0xA), WebSocketFrameBytes.pong(payload, allocator: .init())), (9, WebSocketFrameBytes.ping(payload, allocator: .init()))] {
+        let frames: [(UInt8, ByteBuffer)] = [
+            (0xA, WebSocketFrameBytes.pong(payload, allocator: .init())),
+            (0x9, WebSocketFrameBytes.ping(payload, allocator: .init())),
+        ]
+        for (opcode, buffer) in frames {
             let (frame, _) = try #require(RawSocket.parseFrame(Array(buffer.readableBytesView)))
             #expect(frame == RawSocket.Frame(fin: true, rsv: 0, opcode: opcode, masked: false, payload: Array(payload.readableBytesView)))
         }
