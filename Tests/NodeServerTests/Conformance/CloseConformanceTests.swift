@@ -87,6 +87,28 @@ struct ClientClose: Sendable, CustomTestStringConvertible {
         try await Conformance.expectFailure(code: 1002, [F(8, [0x03])])
     }
 
+    /// RFC 6455 5.5.1: no data frame after the server's close frame. A subscribed client that fails its
+    /// connection leaves its channels at once: a push that follows reaches the other subscriber only.
+    @Test func noPushesAfterTheServersClose() async throws {
+        let node = try await ConformanceNodes.standard.value
+        let channel = "conformance-close-\(UInt32.random(in: 0...UInt32.max))"
+        let other = try await node.client()
+        try await other.subscribe(channel)
+        let socket = try await RawSocket.open(port: node.ports.webSocket)
+        defer { Task { await socket.close() } }
+        socket.send(F(1, Array(#"{"jsonrpc":"2.0","id":5,"method":"subscribe","params":{"channel":"\#(channel)"}}"#.utf8)))
+        let subscribed = try #require(await socket.nextFrame())
+        #expect(subscribed.text.contains(#""subscribed""#))
+        socket.send(F(2, [1]))
+        #expect(await socket.nextFrame()?.closeCode == 1003)
+        // The client does not answer the close yet: the connection stays open for the close grace.
+        let result = try await node.backend().call(method: "emit", params: ["channel": .string(channel), "data": ["n": 1]])
+        #expect(result == ["emitted": 1, "nodes": 1])
+        #expect(try await other.nextMessage()?["n"] == 1)
+        #expect(await socket.nextFrame(timeout: .milliseconds(300)) == nil, "frame after the close")
+        try await other.close()
+    }
+
     /// The server closes the TCP connection itself when a client never answers its close frame (limited
     /// node: close grace 300 ms).
     @Test func unansweredServerCloseEndsTheConnection() async throws {
