@@ -27,6 +27,8 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
     private var state: State = .open
     private var fragments: ByteBuffer?
     private var fragmentOpcode: WebSocketOpcode = .text
+    /// Leading bytes of `fragments` (a text message) already checked to be complete UTF-8 code points.
+    private var validatedBytes = 0
     private var pendingFlush = false
     /// Request-rate token bucket (`maxRequestsPerSecond` per second, the same as burst).
     private var requestTokens: Double
@@ -132,6 +134,8 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
             } else {
                 fragmentOpcode = frame.opcode
                 fragments = frame.unmaskedData
+                validatedBytes = 0
+                guard fragmentsMayBeUTF8() else { return close(code: 1007, reason: "invalid UTF-8 in a text message") }
             }
         case .continuation:
             guard var buffer = fragments else { return close(code: 1002, reason: "continuation without a message") }
@@ -146,6 +150,7 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
                 message(opcode: fragmentOpcode, buffer)
             } else {
                 fragments = buffer
+                guard fragmentsMayBeUTF8() else { return close(code: 1007, reason: "invalid UTF-8 in a text message") }
             }
         case .ping:
             writer?.writeAndFlush(NIOAny(WebSocketFrameBytes.pong(frame.unmaskedData, allocator: context.channel.allocator)), promise: nil)
@@ -156,6 +161,19 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
         default:
             close(code: 1002, reason: "reserved opcode")
         }
+    }
+
+    /// Fail fast (RFC 6455 8.1, Autobahn 6.4): checks the bytes of an unfinished text message received since
+    /// the last check, so invalid UTF-8 closes the connection without waiting for the last fragment. The
+    /// complete message is still validated as a whole in `message`.
+    private func fragmentsMayBeUTF8() -> Bool {
+        guard fragmentOpcode == .text, let buffer = fragments else { return true }
+        let checked = buffer.withUnsafeReadableBytes { bytes in
+            UTF8Validation.validPrefixLength(UnsafeRawBufferPointer(rebasing: bytes[validatedBytes...]))
+        }
+        guard let checked else { return false }
+        validatedBytes += checked
+        return true
     }
 
     private func message(opcode: WebSocketOpcode, _ buffer: ByteBuffer) {
