@@ -37,7 +37,7 @@ run: build
 ## Build and run every test (unit, handler, loopback, multi-process).
 test: setup
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --no-parallel
 
 ## RFC 6455 server conformance suite (Autobahn fuzzingclient sections 1-7 equivalents), a few seconds.
 conformance: setup
