@@ -7,7 +7,8 @@
 #   3. nginx.conf.template renders (compose defaults and loopback upstreams) and passes `nginx -t`.
 # Exit 0: valid. 1: a problem (printed). 77: nothing to validate the compose file with (no docker-compose,
 # no PyYAML: pip unreachable), the other checks passed.
-# Env: NGINX (default: nginx on PATH, else /usr/sbin/nginx), PYTHON (python3), ROCKETWS_VENV (.build-venv).
+# Env: NGINX (default: nginx on PATH, else /usr/sbin/nginx), PYTHON (python3), ROCKETWS_VENV (.build-venv),
+# ROCKETWS_VALIDATE_OFFLINE=1 (do not pip-install docker-compose).
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +31,7 @@ ok() { echo "ok: $*"; }
 # build it first without isolation against Cython<3.
 install_docker_compose() {
     [ -x "$venv/bin/docker-compose" ] && return 0
+    [ "${ROCKETWS_VALIDATE_OFFLINE:-0}" = 1 ] && { echo "ROCKETWS_VALIDATE_OFFLINE=1: not installing docker-compose"; return 1; }
     echo "installing docker-compose 1.29.2 into $venv (once; about a minute)"
     "$python" -m venv "$venv" >"$work/venv.log" 2>&1 || { echo "  python3 -m venv failed (python3-venv missing?)"; return 1; }
     local pip=("$venv/bin/pip" --disable-pip-version-check -q --timeout 20 --retries 1)
@@ -44,7 +46,8 @@ install_docker_compose() {
 secret=validate-secret-$$
 api_key=validate-key-$$
 if install_docker_compose; then
-    dc=("$venv/bin/docker-compose" --project-directory "$compose_dir" -f "$compose_file" --env-file /dev/null)
+    dc=("$venv/bin/docker-compose" --project-directory "$compose_dir" -f "$compose_file" --env-file "$work/empty.env")
+    : >"$work/empty.env"
     if env -u ROCKETWS_CLUSTER_SECRET -u ROCKETWS_API_KEY ROCKETWS_CLUSTER_SECRET="$secret" ROCKETWS_API_KEY="$api_key" \
         "${dc[@]}" config >"$work/config.yml" 2>"$work/config.err"; then
         ok "docker-compose config parses $compose_file"
@@ -55,7 +58,7 @@ if install_docker_compose; then
     if env -u ROCKETWS_CLUSTER_SECRET ROCKETWS_API_KEY="$api_key" "${dc[@]}" config >/dev/null 2>"$work/nosecret.err"; then
         fail "docker-compose config accepts a missing ROCKETWS_CLUSTER_SECRET"
     elif grep -q ROCKETWS_CLUSTER_SECRET "$work/nosecret.err"; then
-        ok "a missing ROCKETWS_CLUSTER_SECRET is refused: $(head -1 "$work/nosecret.err")"
+        ok "a missing ROCKETWS_CLUSTER_SECRET is refused: ...$(grep -o 'in service.*' "$work/nosecret.err" | head -1)"
     else
         fail "missing ROCKETWS_CLUSTER_SECRET refused without naming it: $(cat "$work/nosecret.err")"
     fi
@@ -125,6 +128,28 @@ if [ -x "$nginx" ]; then
             fail "nginx -t ($conf rendering): $(cat "$work/nginx-t.err")"
         fi
     done
+    # The README's TLS example (its ```nginx block) inside the template's http block, with a throwaway certificate.
+    awk '/^```nginx$/ {on = 1; next} /^```$/ {on = 0} on' "$readme" >"$work/nginx/tls-servers.conf"
+    if [ ! -s "$work/nginx/tls-servers.conf" ]; then
+        fail "deploy/README.md has no \`\`\`nginx TLS example"
+    elif ! command -v openssl >/dev/null; then
+        echo "note: no openssl, the README's TLS example is not checked"
+    else
+        openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout "$work/nginx/key.pem" \
+            -out "$work/nginx/cert.pem" >/dev/null 2>&1
+        sed -e "s|ssl_certificate_key .*;|ssl_certificate_key $work/nginx/key.pem;|" -e "s|ssl_certificate .*;|ssl_certificate $work/nginx/cert.pem;|" \
+            -e 's/listen 443 ssl;/listen 127.0.0.1:7 ssl;/' -e 's/listen 80;/listen 127.0.0.1:8;/' "$work/nginx/tls-servers.conf" >"$work/nginx/tls-servers.local"
+        # The template's http block ends with the last "}": put the TLS servers before it.
+        sed '$d' "$work/nginx/loopback.conf" >"$work/nginx/tls.conf"
+        cat "$work/nginx/tls-servers.local" >>"$work/nginx/tls.conf"
+        echo "}" >>"$work/nginx/tls.conf"
+        if "$nginx" -t -q -p "$work/nginx" -c "$work/nginx/tls.conf" -e "$work/nginx/error.log" \
+            -g "pid $work/nginx/nginx.pid; error_log $work/nginx/error.log;" 2>"$work/nginx-t.err"; then
+            ok "nginx -t: the README's TLS example"
+        else
+            fail "nginx -t (the README's TLS example): $(cat "$work/nginx-t.err")"
+        fi
+    fi
 else
     fail "nginx not found ($nginx): apt-get install nginx-light (make setup)"
 fi
