@@ -154,6 +154,38 @@ else
     fail "nginx not found ($nginx): apt-get install nginx-light (make setup)"
 fi
 
+# ---- 4. systemd unit, supervisor program -------------------------------------------------------------------
+unit=$root/deploy/systemd/rocketws-node.service
+if command -v systemd-analyze >/dev/null; then
+    # The binary and the user do not exist here; anything else is a real complaint.
+    complaints=$(systemd-analyze verify "$unit" 2>&1 | grep -v -e 'is not executable' -e 'Failed to resolve user' -e '^$')
+    [ -z "$complaints" ] && ok "systemd-analyze verify: rocketws-node.service" || fail "systemd-analyze verify: $complaints"
+fi
+grep -q '^ExecStart=/usr/local/bin/rocketws-node' "$unit" && grep -q '^EnvironmentFile=' "$unit" || fail "$unit: no ExecStart/EnvironmentFile"
+supervisor_conf=$root/deploy/supervisor/rocketws.conf
+if [ -x "$venv/bin/python" ] && { "$venv/bin/python" -c 'import supervisor' 2>/dev/null ||
+    "$venv/bin/pip" --disable-pip-version-check -q --timeout 20 --retries 1 install supervisor >/dev/null 2>&1; }; then
+    # supervisord's own parser, with the user and log directory of this machine.
+    sed -e "s/^user=.*/user=$(id -un)/" -e "s|^stdout_logfile=.*|stdout_logfile=$work/rocketws.log|" "$supervisor_conf" >"$work/supervisor-program.conf"
+    printf '[supervisord]\nlogfile=%s/supervisord.log\npidfile=%s/supervisord.pid\n[include]\nfiles=%s/supervisor-program.conf\n' \
+        "$work" "$work" "$work" >"$work/supervisord.conf"
+    if "$venv/bin/python" - "$work/supervisord.conf" >"$work/supervisor.out" 2>&1 <<'PY'
+import sys
+from supervisor.options import ServerOptions
+options = ServerOptions()
+options.realize(args=["-c", sys.argv[1]])
+programs = [p for g in options.process_group_configs for p in g.process_configs]
+assert [p.name for p in programs] == ["rocketws"], programs
+program = programs[0]
+assert program.command.split()[0] == "/usr/local/bin/rocketws-node", program.command
+assert "ROCKETWS_CLUSTER_SECRET" in program.environment and "ROCKETWS_API_KEY" in program.environment, program.environment
+assert "--join" in program.command and "--advertise" in program.command and "--node-name" in program.command
+PY
+    then ok "supervisord parses deploy/supervisor/rocketws.conf"; else fail "supervisor config: $(tail -3 "$work/supervisor.out")"; fi
+else
+    echo "note: supervisor not installable, deploy/supervisor/rocketws.conf not parsed"
+fi
+
 echo
 if [ "$failures" -gt 0 ]; then
     echo "validate-compose: $failures problem(s)"
