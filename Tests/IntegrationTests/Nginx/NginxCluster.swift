@@ -100,7 +100,9 @@ final class NginxCluster: @unchecked Sendable {  // written once in `start`, rea
             do {
                 return (try await WebSocketClient.connect(host: "127.0.0.1", port: nginx.wsPort, connectTimeout: .seconds(5)), attempts)
             } catch {
-                if ContinuousClock.now >= deadline { throw error }
+                // Retry what a dead or starting upstream causes (connection failures, 502/503/504), not a refusal.
+                let status = (error as? ClientError)?.status
+                if ContinuousClock.now >= deadline || (status.map { !(502...504).contains($0) } ?? false) { throw error }
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
