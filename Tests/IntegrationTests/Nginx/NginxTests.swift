@@ -11,7 +11,7 @@ import Testing
 /// `clusterLayerLanded` is `true`, which makes a missing cluster a failure.
 @Suite(.serialized) struct NginxTests {
     /// FLIP TO `true` WHEN THE CLUSTER LAYER IS ON MAIN (nodes started with `--join` form one cluster).
-    static let clusterLayerLanded = false
+    static let clusterLayerLanded = true
 
     static let subscribers = 6
 
