@@ -91,6 +91,11 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
         snapshot.withLock { $0 }
     }
 
+    /// Per-peer link figures of the mesh (queue depth, drops, frames, round-trip time).
+    public func linkStats() -> [PeerLinkStats] {
+        mesh.stats()
+    }
+
     /// Names of peers currently alive or suspect (loop only).
     private var activePeers: [String] {
         membership.members.compactMap { $0.name != settings.nodeName && $0.state.isActive ? $0.name : nil }

@@ -142,6 +142,24 @@ extension NodeAPI: BackendAPI {
         metrics.connections.set(Double(hub.connectionCount))
         metrics.subscriptions.set(Double(hub.subscriptionCount))
         metrics.channels.set(Double(hub.channelCounts().count))
+        let members = cluster.remoteMembers()
+        metrics.peersAlive.set(Double(members.filter { $0.state == "alive" }.count))
+        metrics.peersSuspect.set(Double(members.filter { $0.state == "suspect" }.count))
+        metrics.peersDead.set(Double(members.filter { $0.state == "dead" }.count))
+        metrics.peersLeft.set(Double(members.filter { $0.state == "left" }.count))
+        if let shell = cluster as? ClusterShell {
+            for link in shell.linkStats() {
+                let labels = [("peer", link.peer.name)]
+                metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_queue", unitName: "bytes", helpText: "Bytes queued for a peer"), labels: labels)
+                    .set(Double(link.queuedBytes))
+                metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_dropped_frames", unitName: "", helpText: "Frames dropped because a peer's queue overflowed"), labels: labels)
+                    .set(Double(link.droppedFrames))
+                if let rtt = link.rtt {
+                    metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_rtt", unitName: "seconds", helpText: "HTTP/2 PING round-trip time to a peer"), labels: labels)
+                        .set(Double(rtt.components.attoseconds) / 1e18 + Double(rtt.components.seconds))
+                }
+            }
+        }
         return metrics.render()
     }
 }

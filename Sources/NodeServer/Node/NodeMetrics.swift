@@ -24,6 +24,7 @@ public final class NodeMetrics: Sendable {
     let peersAlive: Gauge
     let peersSuspect: Gauge
     let peersDead: Gauge
+    let peersLeft: Gauge
 
     public init() {
         connections = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "connections", unitName: "", helpText: "Connected WebSocket clients"))
@@ -55,6 +56,7 @@ public final class NodeMetrics: Sendable {
         peersAlive = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "alive")])
         peersSuspect = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "suspect")])
         peersDead = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "dead")])
+        peersLeft = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "left")])
     }
 
     /// The Prometheus text exposition.
