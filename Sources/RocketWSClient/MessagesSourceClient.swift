@@ -206,7 +206,7 @@ public final class MessagesSourceClient: Sendable {
         do {
             return try await future.get()
         } catch {
-            throw ClientError.connectFailed(self.endpoint.description, reason: "\(error)")
+            throw ClientError.connectFailed(self.endpoint.description, reason: ClientError.describeConnectError(error))
         }
     }
 

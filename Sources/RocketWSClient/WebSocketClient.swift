@@ -135,7 +135,9 @@ public final class WebSocketClient: Sendable {
         do {
             channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
         } catch {
-            throw ClientError.connectFailed(endpoint.description, reason: "\(error)")
+            let failure = ClientError.connectFailed(endpoint.description, reason: ClientError.describeConnectError(error))
+            upgraded.fail(failure)
+            throw failure
         }
         let timeout = eventLoop.scheduleTask(in: TimeAmount(connectTimeout)) {
             upgraded.fail(ClientError.timeout("WebSocket handshake with \(endpoint)"))
