@@ -89,8 +89,8 @@ extension ClientError {
     /// A short, one-line reason for a failed TCP connect ("Connection refused", "connect timeout").
     static func describeConnectError(_ error: any Error) -> String {
         if let error = error as? NIOConnectionError {
-            if let dns = error.dnsAError ?? error.dnsAAAAError, error.connectionErrors.isEmpty {
-                return "cannot resolve \(error.host): \(dns)"
+            if error.connectionErrors.isEmpty, error.dnsAError != nil || error.dnsAAAAError != nil {
+                return "cannot resolve host \(error.host)"
             }
             if let last = error.connectionErrors.last {
                 return Self.describeConnectError(last.error)
