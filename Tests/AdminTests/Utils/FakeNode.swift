@@ -220,6 +220,15 @@ private final class FakeWebSocketHandler: ChannelInboundHandler {
                 payload.writeString("abcd")
                 context.writeAndFlush(Self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: payload)), promise: nil)
                 self.pongID = id
+            case "burst":
+                // Test hook: push `count` messages to this connection, then answer.
+                let count = request["params"]?["count"]?.intValue ?? 0
+                for index in 0..<count {
+                    let text = #"{"__type":"message","__channel":"burst","seq":"# + String(index) + "}"
+                    let frame = WebSocketFrame(fin: true, opcode: .text, data: context.channel.allocator.buffer(string: text))
+                    context.write(Self.wrapOutboundOut(frame), promise: nil)
+                }
+                self.reply(context, rpcAnswer(id: id, result: .int(count)))
             case "send_data":
                 guard let channel, let data = request["params"]?["data"] else {
                     return self.reply(context, rpcError(id: id, code: -32602, message: "bad params"))
