@@ -1,6 +1,7 @@
 #ifndef ROCKETWS_CNGHTTP2_SHIM_H
 #define ROCKETWS_CNGHTTP2_SHIM_H
 
+#include <string.h>
 #include <nghttp2/nghttp2.h>
 
 /// The version of libnghttp2 this module was compiled against (a macro in C, a function for Swift).
@@ -13,5 +14,26 @@ static inline int CNghttp2_clientMagicLength(void) { return NGHTTP2_CLIENT_MAGIC
 /// Default SETTINGS_INITIAL_WINDOW_SIZE (65,535) and the largest legal window (2^31 - 1).
 static inline int CNghttp2_initialWindowSize(void) { return NGHTTP2_INITIAL_WINDOW_SIZE; }
 static inline int CNghttp2_maxWindowSize(void) { return NGHTTP2_MAX_WINDOW_SIZE; }
+
+/// Reads the 8 opaque bytes of a PING frame as one integer (host byte order; only ever compared with what we sent).
+static inline uint64_t CNghttp2_pingOpaque(const nghttp2_frame *frame) {
+    uint64_t value;
+    memcpy(&value, frame->ping.opaque_data, 8);
+    return value;
+}
+
+/// Submits a PING whose opaque data carries `value` (see `CNghttp2_pingOpaque`).
+static inline int CNghttp2_submitPing(nghttp2_session *session, uint64_t value) {
+    uint8_t opaque[8];
+    memcpy(opaque, &value, 8);
+    return nghttp2_submit_ping(session, NGHTTP2_FLAG_NONE, opaque);
+}
+
+/// The last stream id carried by a received GOAWAY frame.
+static inline int32_t CNghttp2_goawayLastStreamID(const nghttp2_frame *frame) { return frame->goaway.last_stream_id; }
+/// The error code carried by a received GOAWAY frame.
+static inline uint32_t CNghttp2_goawayErrorCode(const nghttp2_frame *frame) { return frame->goaway.error_code; }
+/// The HEADERS category (request, response, push response, trailers) of a received HEADERS frame.
+static inline int CNghttp2_headersCategory(const nghttp2_frame *frame) { return (int)frame->headers.cat; }
 
 #endif

@@ -1,0 +1,348 @@
+import CNghttp2
+import Logging
+import NIOCore
+
+/// Drives one HTTP/2 (h2c, prior knowledge) peer connection: feeds socket bytes to an
+/// `NghttpSession`, runs the mesh handshake, carries mesh frames on one long-lived stream
+/// (`POST /v1/mesh`: request body = dialer -> listener, response body = listener -> dialer),
+/// answers `GET /v1/health`, sends PINGs, and drains on shutdown.
+///
+/// Every nghttp2 call happens on this channel's event loop. Output is produced in large
+/// buffers and flushed once per read burst (`channelReadComplete`) or per send batch.
+final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum Role: Equatable {
+        /// We dialed `target` (the address given to `PeerMesh.connect`).
+        case dialer(target: String)
+        case listener
+    }
+
+    enum State {
+        /// Dialer: request sent, waiting for the listener's response headers.
+        /// Listener: waiting for the dialer's request.
+        case awaitingHello
+        /// Dialer: proof sent, waiting for `welcome`. Listener: response sent, waiting for the proof frame.
+        case awaitingProof(peer: PeerIdentity)
+        case established(PeerLink)
+        case closed
+    }
+
+    let role: Role
+    let mesh: PeerMesh
+    let settings: PeerMeshSettings
+    var logger: Logger
+    var state: State = .awaitingHello
+    var session: NghttpSession?
+    var context: ChannelHandlerContext?
+    var delegate: (any PeerMeshDelegate)?
+
+    // Handshake values.
+    let ownNonce = PeerHandshake.makeNonce()
+    var dialerNonce = ""
+    var listenerNonce = ""
+    /// The peer's name as learned in the handshake (kept after close, for reconnect bookkeeping).
+    var learnedPeerName: String?
+    var dialedSelf = false
+    var refusedAsDuplicate = false
+
+    // The mesh stream.
+    var meshStreamID: Int32?
+    var meshStreamDeferred = false
+    var decoder: PeerFrameDecoder
+    /// Mesh-reserved frames (proof, welcome) sent ahead of application bytes.
+    var controlOut = ByteBuffer()
+    /// Application bytes swapped out of the link's queue, not yet handed to nghttp2.
+    var localOut = ByteBuffer()
+    var consumedSinceReport = 0
+    var receivedSinceReport: UInt64 = 0
+
+    /// Fixed response bodies of request/response streams (health, errors), freed on stream close.
+    var responseBodies: [Int32: ByteBuffer] = [:]
+
+    // The buffer currently being fed to nghttp2, so DATA chunks can be sliced instead of copied.
+    var input: ByteBuffer?
+    var inputBase: UnsafeRawPointer?
+
+    // Liveness.
+    var pingTask: RepeatedTask?
+    var handshakeTimeout: Scheduled<Void>?
+    var pingSent: (opaque: UInt64, at: NIODeadline)?
+    var pingCounter: UInt64 = 0
+
+    // Shutdown.
+    var draining = false
+    var goAwaySent = false
+
+    let writeChunk = 256 * 1024
+
+    init(role: Role, mesh: PeerMesh, settings: PeerMeshSettings, logger: Logger) {
+        self.role = role
+        self.mesh = mesh
+        self.settings = settings
+        self.logger = logger
+        self.decoder = PeerFrameDecoder(maxPayloadBytes: settings.maxFrameBytes)
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    func start(context: ChannelHandlerContext) {
+        guard session == nil, case .awaitingHello = state else { return }
+        if let remote = context.channel.remoteAddress { logger[metadataKey: "cluster/remote"] = "\(remote)" }
+        let session = NghttpSession(role: role == .listener ? .server : .client, delegate: self)
+        self.session = session
+        mesh.connectionOpened(self, channel: context.channel)
+        do {
+            try session.submitSettings(initialWindow: settings.streamWindowBytes)
+            try session.setConnectionWindow(settings.connectionWindowBytes)
+            if case .dialer = role {
+                let me = mesh.identity
+                ownNonceAsDialer()
+                meshStreamID = try session.submitRequest(
+                    headers: [
+                        (":method", "POST"), (":scheme", "http"), (":path", PeerHandshake.path),
+                        (":authority", me.address), (PeerHandshake.nodeHeader, me.name),
+                        (PeerHandshake.addressHeader, me.address), (PeerHandshake.incarnationHeader, String(me.incarnation)),
+                        (PeerHandshake.nonceHeader, ownNonce),
+                    ], hasBody: true)
+            }
+        } catch {
+            fail(context: context, "session setup: \(error)")
+            return
+        }
+        let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+        handshakeTimeout = context.eventLoop.scheduleTask(in: .nanoseconds(settings.connectTimeout.nanosecondsClamped)) {
+            me.value.handshakeTimedOut()
+        }
+        pump()
+    }
+
+    func handshakeTimedOut() {
+        switch state {
+        case .established, .closed: return
+        case .awaitingHello, .awaitingProof:
+            logger.warning("peer handshake timed out")
+            context?.close(promise: nil)
+        }
+    }
+
+    func ownNonceAsDialer() { dialerNonce = ownNonce }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let session else { return }
+        let buffer = unwrapInboundIn(data)
+        input = buffer
+        defer {
+            input = nil
+            inputBase = nil
+        }
+        do {
+            try buffer.withUnsafeReadableBytes { bytes in
+                inputBase = bytes.baseAddress.map { UnsafeRawPointer($0) }
+                try session.receive(bytes)
+            }
+        } catch {
+            fail(context: context, "\(error)")
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        reportCounters()
+        pump()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { pump() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        tearDown()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        tearDown()
+        self.context = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("peer connection error: \(error)")
+        context.close(promise: nil)
+    }
+
+    func tearDown() {
+        if case .closed = state { return }
+        let link: PeerLink?
+        if case .established(let l) = state { link = l } else { link = nil }
+        state = .closed
+        link?.close()
+        reportCounters()
+        pingTask?.cancel()
+        pingTask = nil
+        handshakeTimeout?.cancel()
+        handshakeTimeout = nil
+        responseBodies.removeAll()
+        localOut = ByteBuffer()
+        controlOut = ByteBuffer()
+        session = nil  // nghttp2_session_del: no stream-close callbacks; Swift state freed above.
+        mesh.connectionClosed(self, link: link)
+    }
+
+    func fail(context: ChannelHandlerContext, _ reason: String) {
+        logger.warning("closing peer connection: \(reason)")
+        context.close(promise: nil)
+    }
+
+    // MARK: Output
+
+    /// Serializes whatever nghttp2 has to send into large buffers and writes them, while the
+    /// channel is writable. Called after every read burst, send batch and submission.
+    func pump() {
+        guard let context, let session else { return }
+        var wrote = false
+        do {
+            while context.channel.isWritable {
+                var out = context.channel.allocator.buffer(capacity: writeChunk)
+                try session.produceOutput(into: &out, limit: writeChunk)
+                reportCounters()
+                if out.readableBytes == 0 { break }
+                context.write(wrapOutboundOut(out), promise: nil)
+                wrote = true
+                if out.readableBytes < writeChunk { break }
+            }
+        } catch {
+            fail(context: context, "\(error)")
+            return
+        }
+        if wrote { context.flush() }
+        if draining { checkDrained() }
+    }
+
+    func reportCounters() {
+        guard case .established(let link) = state else { return }
+        if consumedSinceReport > 0 {
+            link.consumed(consumedSinceReport)
+            consumedSinceReport = 0
+        }
+        if receivedSinceReport > 0 {
+            link.didReceiveFrames(receivedSinceReport)
+            receivedSinceReport = 0
+        }
+    }
+
+    /// The link's queue got bytes (scheduled by `PeerLink.send`).
+    func outboundReady() {
+        resumeMeshStream()
+        pump()
+    }
+
+    func resumeMeshStream() {
+        guard meshStreamDeferred, let id = meshStreamID, let session else { return }
+        meshStreamDeferred = false
+        session.resumeBody(streamID: id)
+    }
+
+    func sendControl(kind: UInt8, payload: ByteBuffer) {
+        PeerFrame.encode(kind: kind, payload: payload, into: &controlOut)
+        resumeMeshStream()
+    }
+
+    func session(_ session: NghttpSession, readBodyFor streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NghttpSession.BodyRead {
+        guard streamID == meshStreamID else {
+            guard var body = responseBodies[streamID] else { return .bytes(0, endStream: true) }
+            let n = min(body.readableBytes, buffer.count)
+            body.readWithUnsafeReadableBytes { src in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: src.prefix(n)))
+                return n
+            }
+            responseBodies[streamID] = body
+            return .bytes(n, endStream: body.readableBytes == 0)
+        }
+        var written = 0
+        if controlOut.readableBytes > 0 {
+            written = copy(from: &controlOut, into: buffer, at: 0)
+        }
+        if case .established(let link) = state {
+            while written < buffer.count {
+                if localOut.readableBytes == 0 && !link.takePending(into: &localOut) { break }
+                let n = copy(from: &localOut, into: buffer, at: written)
+                consumedSinceReport += n
+                written += n
+            }
+        }
+        if written == 0 {
+            meshStreamDeferred = true
+            return .deferred
+        }
+        return .bytes(written, endStream: false)
+    }
+
+    func copy(from source: inout ByteBuffer, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+        let n = min(source.readableBytes, buffer.count - offset)
+        source.readWithUnsafeReadableBytes { src in
+            UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + n)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: src.prefix(n)))
+            return n
+        }
+        if source.readableBytes == 0 { source.clear() }
+        return n
+    }
+
+    // MARK: Shutdown
+
+    /// Stops accepting sends, drains what is queued, then sends GOAWAY and closes.
+    func beginDrain() {
+        guard !draining else { return }
+        draining = true
+        if case .established(let link) = state { link.close() }
+        resumeMeshStream()
+        pump()
+        checkDrained()
+    }
+
+    func checkDrained() {
+        guard let context, let session, !goAwaySent else { return }
+        if case .established(let link) = state {
+            if link.queuedBytes > 0 || controlOut.readableBytes > 0 || session.wantsWrite { return }
+        }
+        goAwaySent = true
+        session.submitGoAway()
+        var out = context.channel.allocator.buffer(capacity: 256)
+        try? session.produceOutput(into: &out, limit: writeChunk)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// Closes without draining (replaced by a newer connection, or refused).
+    func closeNow() {
+        guard let context, let session else { return }
+        session.submitGoAway()
+        pump()
+        context.close(promise: nil)
+    }
+
+    func pauseReading() { context?.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
+    func resumeReading() { context?.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in } }
+}
+
+@available(*, unavailable) extension PeerConnectionHandler: Sendable {}
+
+extension Duration {
+    var nanosecondsClamped: Int64 {
+        let (s, a) = components
+        return s > Int64.max / 1_000_000_000 ? Int64.max : s * 1_000_000_000 + a / 1_000_000_000
+    }
+}

@@ -1,0 +1,30 @@
+import NIOCore
+
+/// The cluster of one: a node started without peers, or in tests of the serving side alone.
+public final class SoloCluster: ClusterLink {
+    public let localName: String
+    public let localIncarnation: UInt64
+
+    public init(name: String, incarnation: UInt64 = 1) {
+        self.localName = name
+        self.localIncarnation = incarnation
+    }
+
+    public func localChannelActivated(_ channel: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        loop.makeSucceededVoidFuture()
+    }
+    public func whenVisible(_ channel: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        loop.makeSucceededVoidFuture()
+    }
+    public func localChannelDeactivated(_ channel: String) {}
+    public func forward(channel: String, data: ByteBuffer, timestamp: Int, awaitCounts: Bool, on loop: any EventLoop) -> EventLoopFuture<[NodeCount]> {
+        loop.makeSucceededFuture([])
+    }
+    public func forwardBroadcast(data: ByteBuffer, timestamp: Int, awaitCounts: Bool, on loop: any EventLoop) -> EventLoopFuture<[NodeCount]> {
+        loop.makeSucceededFuture([])
+    }
+    public func remoteStats(on loop: any EventLoop) -> EventLoopFuture<[LocalStats]> { loop.makeSucceededFuture([]) }
+    public func remoteMembers() -> [MemberView] { [] }
+    public func start() async throws {}
+    public func shutdown() async {}
+}

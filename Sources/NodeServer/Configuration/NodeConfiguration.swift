@@ -1,0 +1,28 @@
+import NIOCore
+import Logging
+
+/// Everything a node is started with; `rocketws-node` fills it from flags and environment variables.
+public struct NodeConfiguration: Sendable {
+    /// WebSocket listener (`--ws-conn`).
+    public var webSocketAddress = HostPort(host: "0.0.0.0", port: 58000)
+    /// MessagesSource listener (`--ms-conn`) and its limits and key.
+    public var messagesSource = HTTPMessagesSourceSettings()
+    /// Peer-mesh listener (`--peer-conn`).
+    public var peerAddress = HostPort(host: "0.0.0.0", port: 59998)
+    /// Unique node name (`--node-name`); defaults to host name + peer port.
+    public var nodeName: String?
+    /// `HOST:PORT` other nodes dial to reach this node (`--advertise`); derived when nil.
+    public var advertise: String?
+    /// Seeds to join through (`--join`).
+    public var join: [String] = []
+    /// Shared cluster secret (`--cluster-secret`).
+    public var clusterSecret: String?
+    /// Per-client WebSocket settings (limits, queue bound, origins).
+    public var webSocket = WebSocketSettings()
+    /// Event loop threads; defaults to the number of cores.
+    public var eventLoopThreads: Int = System.coreCount
+    /// Whether to run as a cluster member (peer listener, gossip); off only for the serving side alone.
+    public var clustered = true
+
+    public init() {}
+}

@@ -1,0 +1,41 @@
+/// A JSON-RPC 2.0 error object: a code from the contract and a message a person can act on.
+public struct JSONRPCError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The JSON-RPC error code.
+    public var code: Int
+    /// A short explanation for the caller.
+    public var message: String
+
+    public init(code: Int, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "JSON-RPC error \(code): \(message)" }
+
+    /// -32700: the text is not JSON.
+    public static let parseError = JSONRPCError(code: -32700, message: "Parse error: the request is not valid JSON")
+    /// -32600: JSON, but not a JSON-RPC 2.0 request.
+    public static func invalidRequest(_ why: String) -> JSONRPCError {
+        JSONRPCError(code: -32600, message: "Invalid Request: \(why)")
+    }
+    /// -32601: no such method (on this endpoint).
+    public static func methodNotFound(_ method: String) -> JSONRPCError {
+        JSONRPCError(code: -32601, message: "Method not found: \(method)")
+    }
+    /// -32602: the params do not fit the method.
+    public static func invalidParams(_ why: String) -> JSONRPCError {
+        JSONRPCError(code: -32602, message: "Invalid params: \(why)")
+    }
+    /// -32603: the node failed to carry out a valid request.
+    public static func internalError(_ why: String) -> JSONRPCError {
+        JSONRPCError(code: -32603, message: "Internal error: \(why)")
+    }
+    /// -32000: `send_data` from a connection that is not subscribed to the channel.
+    public static func notSubscriber(_ channel: String) -> JSONRPCError {
+        JSONRPCError(code: -32000, message: "Not a subscriber: this client is not subscribed to channel '\(channel)'")
+    }
+    /// -32001: a per-connection limit was reached.
+    public static func limitExceeded(_ why: String) -> JSONRPCError {
+        JSONRPCError(code: -32001, message: "Limit exceeded: \(why)")
+    }
+}

@@ -1,0 +1,192 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Settings of the HTTP MessagesSource.
+public struct HTTPMessagesSourceSettings: Sendable {
+    public var host: String = "0.0.0.0"
+    public var port: Int = 59999
+    /// Largest request body accepted; bigger ones get HTTP 413.
+    public var maxBodyBytes: Int = 1 << 20
+    /// When set, `POST /` and `GET /metrics` need `Authorization: Bearer <apiKey>` (else 401).
+    public var apiKey: String?
+    public init() {}
+}
+
+/// The default message source: HTTP/1.1 JSON-RPC on `POST /`, plus `GET /healthz` and `GET /metrics`.
+public final class HTTPMessagesSource: MessagesSource {
+    public let name = "http"
+    private let settings: HTTPMessagesSourceSettings
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
+
+    public init(settings: HTTPMessagesSourceSettings, group: any EventLoopGroup, logger: Logger) {
+        self.settings = settings
+        self.group = group
+        self.logger = logger
+    }
+
+    public func start(api: any BackendAPI) async throws -> Int {
+        let settings = self.settings
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let ops = channel.pipeline.syncOperations
+                    try ops.configureHTTPServerPipeline(withErrorHandling: true)
+                    try ops.addHandler(MessagesSourceHandler(api: api, settings: settings))
+                }
+            }
+        let channel = try await bootstrap.bind(host: settings.host, port: settings.port).get()
+        serverChannel.withLockedValue { $0 = channel }
+        return channel.localAddress?.port ?? settings.port
+    }
+
+    public func stop() async {
+        let channel = serverChannel.withLockedValue { $0 }
+        try? await channel?.close()
+    }
+}
+
+/// One backend connection: routes requests, enforces the key and the body limit, answers in order.
+final class MessagesSourceHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let api: any BackendAPI
+    private let settings: HTTPMessagesSourceSettings
+    private var head: HTTPRequestHead?
+    private var body: ByteBuffer?
+    /// Set once this request was answered early (413); the rest of it is ignored and the connection closed.
+    private var rejected = false
+
+    init(api: any BackendAPI, settings: HTTPMessagesSourceSettings) {
+        self.api = api
+        self.settings = settings
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            self.body = nil
+            self.rejected = false
+            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > settings.maxBodyBytes {
+                reject(context: context, status: .payloadTooLarge, message: "request body over \(settings.maxBodyBytes) bytes")
+            }
+        case .body(var chunk):
+            guard !rejected else { return }
+            if body == nil {
+                body = chunk
+            } else {
+                body!.writeBuffer(&chunk)
+            }
+            if body!.readableBytes > settings.maxBodyBytes {
+                body = nil
+                reject(context: context, status: .payloadTooLarge, message: "request body over \(settings.maxBodyBytes) bytes")
+            }
+        case .end:
+            guard !rejected, let head else { return }
+            self.head = nil
+            route(context: context, head: head, body: body ?? context.channel.allocator.buffer(capacity: 0))
+            body = nil
+        }
+    }
+
+    private func route(context: ChannelHandlerContext, head: HTTPRequestHead, body: ByteBuffer) {
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        switch (path, head.method) {
+        case ("/healthz", .GET), ("/healthz", .HEAD):
+            respond(context: context, head: head, status: .ok, contentType: "application/json", body: api.healthBody())
+        case ("/metrics", .GET):
+            guard authorized(head) else { return unauthorized(context: context, head: head) }
+            respond(context: context, head: head, status: .ok, contentType: "text/plain; version=0.0.4", body: api.metricsText())
+        case ("/", .POST):
+            guard authorized(head) else { return unauthorized(context: context, head: head) }
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            api.handleBackendBody(body, on: context.eventLoop).whenComplete { result in
+                let (handler, context) = bound.value
+                handler.answered(result, context: context, head: head)
+            }
+        case ("/", _), ("/healthz", _), ("/metrics", _):
+
+            let allowed = path == "/" ? "POST" : "GET"
+            respond(
+                context: context, head: head, status: .methodNotAllowed, contentType: "application/json",
+                body: Array(#"{"error":"method not allowed"}"#.utf8), extra: [("allow", allowed)]
+            )
+        default:
+            respond(context: context, head: head, status: .notFound, contentType: "application/json", body: Array(#"{"error":"not found"}"#.utf8))
+        }
+    }
+
+    private func answered(_ result: Result<[UInt8]?, any Error>, context: ChannelHandlerContext, head: HTTPRequestHead) {
+        switch result {
+        case .success(.some(let answer)):
+            respond(context: context, head: head, status: .ok, contentType: "application/json", body: answer)
+        case .success(.none):
+            respond(context: context, head: head, status: .noContent, contentType: nil, body: [])
+        case .failure(let error):
+            let answer = JSONRPCResponse.error(.internalError("\(error)"), id: nil)
+            respond(context: context, head: head, status: .ok, contentType: "application/json", body: answer)
+        }
+    }
+
+    private func authorized(_ head: HTTPRequestHead) -> Bool {
+        guard let key = settings.apiKey else { return true }
+        return head.headers.first(name: "authorization") == "Bearer \(key)"
+    }
+
+    private func unauthorized(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        respond(
+            context: context, head: head, status: .unauthorized, contentType: "application/json",
+            body: Array(#"{"error":"missing or wrong API key (Authorization: Bearer <key>)"}"#.utf8),
+            extra: [("www-authenticate", "Bearer")]
+        )
+    }
+
+    private func reject(context: ChannelHandlerContext, status: HTTPResponseStatus, message: String) {
+        rejected = true
+        var json: [UInt8] = Array(#"{"error":"#.utf8)
+        JSONEscaping.appendQuoted(message, to: &json)
+        json.append(UInt8(ascii: "}"))
+        let head = self.head ?? HTTPRequestHead(version: .http1_1, method: .POST, uri: "/")
+        respond(context: context, head: head, status: status, contentType: "application/json", body: json, close: true)
+    }
+
+    private func respond(
+        context: ChannelHandlerContext,
+        head: HTTPRequestHead,
+        status: HTTPResponseStatus,
+        contentType: String?,
+        body: [UInt8],
+        extra: [(String, String)] = [],
+        close: Bool = false
+    ) {
+        var headers = HTTPHeaders()
+        if let contentType { headers.add(name: "content-type", value: contentType) }
+        if status != .noContent { headers.add(name: "content-length", value: String(body.count)) }
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        let keepAlive = head.isKeepAlive && !close
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        if !body.isEmpty, head.method != .HEAD {
+            var buffer = context.channel.allocator.buffer(capacity: body.count)
+            buffer.writeBytes(body)
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension MessagesSourceHandler: Sendable {}

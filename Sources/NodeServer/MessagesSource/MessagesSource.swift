@@ -1,0 +1,33 @@
+import NIOCore
+import ServiceLifecycle
+
+/// What a message source calls into: the node's backend API. A source only moves bytes; the node parses and
+/// answers them.
+public protocol BackendAPI: Sendable {
+    /// Answers a JSON-RPC body; `nil` when there is nothing to send back (notifications only).
+    func handleBackendBody(_ body: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<[UInt8]?>
+    /// The `GET /healthz` JSON body.
+    func healthBody() -> [UInt8]
+    /// The Prometheus text for `GET /metrics`.
+    func metricsText() -> [UInt8]
+}
+
+/// A way for backends to reach the node, as in the original RocketWS ("can support multiple message
+/// sources, default is HTTP"). A source is a service the node starts with its `BackendAPI`; adding one (a
+/// queue consumer, a Unix socket) needs no change to the node.
+public protocol MessagesSource: Service {
+    /// A short name for logs ("http").
+    var name: String { get }
+    /// Starts accepting; returns a description of where (e.g. the bound port) once it does.
+    func start(api: any BackendAPI) async throws -> Int
+    /// Stops accepting and closes its connections.
+    func stop() async
+}
+
+extension MessagesSource {
+    /// Sources are started and stopped by the node; as a standalone service they wait for shutdown.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await stop()
+    }
+}

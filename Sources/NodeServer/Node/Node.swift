@@ -1,0 +1,120 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The ports a started node listens on (useful when the configuration asked for port 0).
+public struct BoundPorts: Sendable, Equatable {
+    public var webSocket: Int
+    public var messagesSource: Int
+    public var peer: Int?
+}
+
+/// One RocketWS node: the WebSocket server, the message sources and the cluster link, started and stopped as
+/// one service. On graceful shutdown it leaves the cluster, closes its clients with 1001 and exits.
+public final class Node: Service {
+    public let configuration: NodeConfiguration
+    public let metrics = NodeMetrics()
+    public let name: String
+    private let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    private let hub: LocalHub
+    private let cluster: any ClusterLink
+    private let api: NodeAPI
+    private let webSocketServer: WebSocketServer
+    private let sources: [any MessagesSource]
+    private let stopped = NIOLockedValueBox(false)
+
+    /// A node with the default HTTP message source. `cluster` overrides the cluster link (tests).
+    public init(configuration: NodeConfiguration, logger: Logger, cluster: (any ClusterLink)? = nil, extraSources: [any MessagesSource] = []) {
+        self.configuration = configuration
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
+        self.name = configuration.nodeName ?? Self.defaultName(peerPort: configuration.peerAddress.port)
+        self.hub = LocalHub(group: group)
+        let advertised = configuration.advertise ?? Self.defaultAdvertise(configuration.peerAddress)
+        self.cluster = cluster ?? SoloCluster(name: name, incarnation: UInt64(time(nil)))
+        self.api = NodeAPI(hub: hub, cluster: self.cluster, metrics: metrics, settings: configuration.webSocket, advertisedAddress: advertised)
+        self.webSocketServer = WebSocketServer(settings: configuration.webSocket, hub: hub, api: api, logger: logger)
+        var sources: [any MessagesSource] = [HTTPMessagesSource(settings: configuration.messagesSource, group: group, logger: logger)]
+        sources.append(contentsOf: extraSources)
+        self.sources = sources
+    }
+
+    /// `hostname-PEERPORT`.
+    static func defaultName(peerPort: Int) -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&buffer, buffer.count) == 0 ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "node"
+        return "\(host)-\(peerPort)"
+    }
+
+    static func defaultAdvertise(_ peer: HostPort) -> String {
+        if peer.host == "0.0.0.0" || peer.host == "::" {
+            var buffer = [CChar](repeating: 0, count: 256)
+            let host = gethostname(&buffer, buffer.count) == 0 ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "127.0.0.1"
+            return HostPort(host: host, port: peer.port).description
+        }
+        return peer.description
+    }
+
+    /// The node's API (for message sources added in-process).
+    public var backendAPI: any BackendAPI { api }
+
+    /// Binds every listener and joins the cluster.
+    public func start() async throws -> BoundPorts {
+        try await cluster.start()
+        let ws = try await webSocketServer.start(
+            host: configuration.webSocketAddress.host,
+            port: configuration.webSocketAddress.port,
+            group: group
+        )
+        var ms = 0
+        for (i, source) in sources.enumerated() {
+            let port = try await source.start(api: api)
+            if i == 0 { ms = port }
+        }
+        logger.info("node started", metadata: ["node/name": "\(name)", "node/ws": "\(ws)", "node/ms": "\(ms)"])
+        return BoundPorts(webSocket: ws, messagesSource: ms, peer: nil)
+    }
+
+    /// Leaves the cluster, closes clients with 1001 (going away), stops listening and frees the threads.
+    public func stop() async {
+        guard stopped.withLockedValue({ let was = $0; $0 = true; return !was }) else { return }
+        logger.info("node stopping", metadata: ["node/name": "\(name)"])
+        await webSocketServer.stopAccepting()
+        await cluster.shutdown()
+        try? await hub.forEachSession { $0.close(code: 1001, reason: "server shutting down", grace: .milliseconds(1500)) }.get()
+        for source in sources { await source.stop() }
+        try? await hub.waitForSessionsToClose(within: .seconds(2))
+        try? await group.shutdownGracefully()
+    }
+
+    public func run() async throws {
+        _ = try await start()
+        try? await gracefulShutdown()
+        await stop()
+    }
+}
+
+extension NodeAPI: BackendAPI {
+    public func healthBody() -> [UInt8] {
+        var bytes: [UInt8] = Array(#"{"status":"ok","node":"#.utf8)
+        JSONEscaping.appendQuoted(cluster.localName, to: &bytes)
+        bytes.append(contentsOf: #","connections":"#.utf8)
+        bytes.append(contentsOf: String(hub.connectionCount).utf8)
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+
+    public func metricsText() -> [UInt8] {
+        metrics.connections.set(Double(hub.connectionCount))
+        metrics.subscriptions.set(Double(hub.subscriptionCount))
+        metrics.channels.set(Double(hub.channelCounts().count))
+        return metrics.render()
+    }
+}

@@ -1,0 +1,66 @@
+import Prometheus
+
+/// The node's Prometheus metrics, each node with its own registry (so several nodes can live in one process).
+public final class NodeMetrics: Sendable {
+    /// The registry `GET /metrics` renders.
+    public let registry = PrometheusCollectorRegistry()
+
+    let connections: Gauge
+    let subscriptions: Gauge
+    let channels: Gauge
+    let connectionsOpened: Counter
+    let clientRequests: Counter
+    let backendRequests: Counter
+    let messagesIn: Counter
+    let broadcastsIn: Counter
+    let messagesOut: Counter
+    let forwardsSent: Counter
+    let forwardsReceived: Counter
+    let slowClientsClosed: Counter
+    let refusedUpgrades: Counter
+    let rpcErrors: Counter
+    let unauthorized: Counter
+    let publishLatency: DurationHistogram
+    let peersAlive: Gauge
+    let peersSuspect: Gauge
+    let peersDead: Gauge
+
+    public init() {
+        connections = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "connections", unitName: "", helpText: "Connected WebSocket clients"))
+        subscriptions = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "subscriptions", unitName: "", helpText: "Channel subscriptions of local clients"))
+        channels = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "channels", unitName: "", helpText: "Channels with local subscribers"))
+        connectionsOpened = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "connections_opened_total", unitName: "", helpText: "WebSocket connections accepted"))
+        clientRequests = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "client_requests_total", unitName: "", helpText: "JSON-RPC messages from WebSocket clients"))
+        backendRequests = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "backend_requests_total", unitName: "", helpText: "HTTP requests to the MessagesSource"))
+        messagesIn = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "messages_in_total", unitName: "", helpText: "Channel messages accepted (emit, send_data)"))
+        broadcastsIn = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "broadcasts_in_total", unitName: "", helpText: "notify_all messages accepted"))
+        messagesOut = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "messages_out_total", unitName: "", helpText: "Messages written to local clients"))
+        forwardsSent = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "forwards_sent_total", unitName: "", helpText: "Messages forwarded to peer nodes"))
+        forwardsReceived = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "forwards_received_total", unitName: "", helpText: "Messages received from peer nodes"))
+        slowClientsClosed = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "dropped_slow_clients_total", unitName: "", helpText: "Clients closed (1008) because their send queue overflowed"))
+        refusedUpgrades = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "refused_upgrades_total", unitName: "", helpText: "WebSocket upgrades refused (path, origin, limit)"))
+        rpcErrors = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "rpc_errors_total", unitName: "", helpText: "JSON-RPC error answers"))
+        unauthorized = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "unauthorized_total", unitName: "", helpText: "MessagesSource requests refused with 401"))
+        publishLatency = registry.makeDurationHistogram(
+            descriptor: .init(
+                namespace: "rocketws",
+                metricName: "publish_latency",
+                unitName: "seconds",
+                helpText: "From accepting a message to its local writes being queued and its forwards acknowledged"
+            ),
+            buckets: [.microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+                      .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                      .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1)]
+        )
+        peersAlive = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "alive")])
+        peersSuspect = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "suspect")])
+        peersDead = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "dead")])
+    }
+
+    /// The Prometheus text exposition.
+    public func render() -> [UInt8] {
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        return bytes
+    }
+}

@@ -1,0 +1,164 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// This node's clients and subscriptions across all event loops: one `SubscriptionShard` per loop for the
+/// message path, plus node-wide counts (behind a lock, touched on subscribe/unsubscribe and once per publish)
+/// that tell when a channel gains its first or loses its last local subscriber.
+public final class LocalHub: Sendable {
+    private let shards: [SubscriptionShard]
+    private struct Counts {
+        /// channel -> subscribers per shard index
+        var channels: [String: [Int]] = [:]
+        var subscriptions = 0
+        var connections = 0
+    }
+    private let counts = NIOLockedValueBox(Counts())
+
+    /// One shard per loop of `group`.
+    public init(group: any EventLoopGroup) {
+        var shards: [SubscriptionShard] = []
+        for (i, loop) in group.makeIterator().enumerated() { shards.append(SubscriptionShard(loop: loop, index: i)) }
+        self.shards = shards
+    }
+
+    func shard(for loop: any EventLoop) -> SubscriptionShard {
+        for shard in shards where shard.loop === loop { return shard }
+        preconditionFailure("event loop is not part of this hub's group")
+    }
+
+    // MARK: Sessions (called on the session's loop)
+
+    func register(_ session: WebSocketSession) {
+        session.shard.register(session)
+        counts.withLockedValue { $0.connections += 1 }
+    }
+
+    /// Forgets a closed session; returns the channels that lost their last local subscriber.
+    func unregister(_ session: WebSocketSession) -> [String] {
+        session.shard.unregister(session)
+        var emptied: [String] = []
+        for channel in session.channels where session.shard.unsubscribe(session, from: channel) {
+            if decrement(channel, shard: session.shard.index) { emptied.append(channel) }
+        }
+        counts.withLockedValue { $0.connections -= 1 }
+        return emptied
+    }
+
+    /// Adds a subscription. `added` is false when the session already had it; `activated` is true when it is
+    /// the first local subscriber of the channel.
+    func subscribe(_ session: WebSocketSession, to channel: String) -> (added: Bool, activated: Bool) {
+        guard session.shard.subscribe(session, to: channel) else { return (false, false) }
+        session.channels.insert(channel)
+        let index = session.shard.index
+        let shardCount = shards.count
+        let activated = counts.withLockedValue { counts -> Bool in
+            counts.subscriptions += 1
+            if var perShard = counts.channels[channel] {
+                perShard[index] += 1
+                counts.channels[channel] = perShard
+                return false
+            }
+            var perShard = [Int](repeating: 0, count: shardCount)
+            perShard[index] = 1
+            counts.channels[channel] = perShard
+            return true
+        }
+        return (true, activated)
+    }
+
+    /// Removes a subscription. `removed` is false when the session did not have it; `deactivated` is true when
+    /// it was the last local subscriber of the channel.
+    func unsubscribe(_ session: WebSocketSession, from channel: String) -> (removed: Bool, deactivated: Bool) {
+        guard session.shard.unsubscribe(session, from: channel) else { return (false, false) }
+        session.channels.remove(channel)
+        return (true, decrement(channel, shard: session.shard.index))
+    }
+
+    private func decrement(_ channel: String, shard index: Int) -> Bool {
+        counts.withLockedValue { counts -> Bool in
+            counts.subscriptions -= 1
+            guard var perShard = counts.channels[channel] else { return false }
+            perShard[index] -= 1
+            if perShard.allSatisfy({ $0 <= 0 }) {
+                counts.channels.removeValue(forKey: channel)
+                return true
+            }
+            counts.channels[channel] = perShard
+            return false
+        }
+    }
+
+    // MARK: Publishing (any thread)
+
+    /// Pushes `frame` to the local subscribers of `channel` (minus `excluded`, a subscriber itself);
+    /// returns how many subscribers it goes to. One hop per loop that has subscribers.
+    @discardableResult
+    func publish(_ frame: ByteBuffer, to channel: String, excluding session: WebSocketSession? = nil) -> Int {
+        let excluded = session.map { ObjectIdentifier($0) }
+        guard let perShard = counts.withLockedValue({ $0.channels[channel] }) else { return 0 }
+        var total = 0
+        for shard in shards where perShard[shard.index] > 0 {
+            total += perShard[shard.index]
+            if shard.loop.inEventLoop {
+                shard.deliver(frame, to: channel, excluding: excluded)
+            } else {
+                shard.loop.execute { shard.deliver(frame, to: channel, excluding: excluded) }
+            }
+        }
+        if excluded != nil { total -= 1 }
+        return max(total, 0)
+    }
+
+    /// Pushes `frame` to every connected client of this node; returns how many.
+    @discardableResult
+    public func broadcast(_ frame: ByteBuffer) -> Int {
+        let total = counts.withLockedValue { $0.connections }
+        for shard in shards {
+            if shard.loop.inEventLoop {
+                shard.deliverToAll(frame)
+            } else {
+                shard.loop.execute { shard.deliverToAll(frame) }
+            }
+        }
+        return total
+    }
+
+    // MARK: Views
+
+    /// Connected WebSocket clients.
+    public var connectionCount: Int { counts.withLockedValue { $0.connections } }
+    /// Subscriptions over all clients and channels.
+    public var subscriptionCount: Int { counts.withLockedValue { $0.subscriptions } }
+    /// Local subscribers of `channel`.
+    public func subscriberCount(_ channel: String) -> Int {
+        counts.withLockedValue { $0.channels[channel]?.reduce(0, +) ?? 0 }
+    }
+    /// channel -> local subscribers.
+    public func channelCounts() -> [String: Int] {
+        counts.withLockedValue { $0.channels.mapValues { $0.reduce(0, +) } }
+    }
+
+    /// Drops sessions whose connection is gone but that are still registered; returns how many.
+    func flushDeadSessions() -> EventLoopFuture<Int> {
+        let futures = shards.map { shard in
+            shard.loop.submit { Array(shard.sessions.values).reduce(0) { $0 + ($1.flushIfDead() ? 1 : 0) } }
+        }
+        return EventLoopFuture.reduce(0, futures, on: shards[0].loop, +)
+    }
+
+    /// Polls until no session is connected or `within` passed.
+    func waitForSessionsToClose(within limit: Duration) async throws {
+        let deadline = ContinuousClock.now + limit
+        while connectionCount > 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Runs `body` on every shard's loop with its sessions; completes when all are done.
+    func forEachSession(_ body: @escaping @Sendable (WebSocketSession) -> Void) -> EventLoopFuture<Void> {
+        let futures = shards.map { shard in
+            shard.loop.submit { for session in shard.sessions.values { body(session) } }
+        }
+        return EventLoopFuture.andAllSucceed(futures, on: shards[0].loop)
+    }
+}

@@ -1,0 +1,230 @@
+import NIOCore
+import NIOWebSocket
+
+/// One WebSocket client after the upgrade: validates frames per RFC 6455, reassembles fragmented messages,
+/// hands each text message to the node's API, and receives pushed frames from its loop's shard. It writes
+/// pre-encoded frame bytes itself (the upgrader's frame encoder is removed), so a pushed frame is one shared
+/// buffer for every subscriber.
+public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = WebSocketFrame
+    public typealias OutboundOut = ByteBuffer
+
+    /// A process-unique id for this connection (used for private-channel tokens).
+    public let id: UInt64
+    let shard: SubscriptionShard
+    private let hub: LocalHub
+    private let api: NodeAPI
+    private let settings: WebSocketSettings
+    private var context: ChannelHandlerContext?
+    /// Where frame bytes are written: the context of the `RawFrameWriter` nearest the socket.
+    private var writer: ChannelHandlerContext?
+    /// Channels this client is subscribed to.
+    var channels: Set<String> = []
+
+    private enum State { case open, closing, closed }
+    private var state: State = .open
+    private var fragments: ByteBuffer?
+    private var fragmentOpcode: WebSocketOpcode = .text
+    private var pendingFlush = false
+    private var registered = false
+
+    init(id: UInt64, shard: SubscriptionShard, hub: LocalHub, api: NodeAPI, settings: WebSocketSettings, writer: ChannelHandlerContext) {
+        self.writer = writer
+        self.id = id
+        self.shard = shard
+        self.hub = hub
+        self.api = api
+        self.settings = settings
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        hub.register(self)
+        registered = true
+        api.metrics.connectionsOpened.increment()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        teardown()
+        context.fireChannelInactive()
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        teardown()
+    }
+
+    private func teardown() {
+        guard state != .closed else { return }
+        state = .closed
+        leaveHub()
+        context = nil
+        writer = nil
+    }
+
+    /// Tears the session down when its connection is no longer active; returns whether it did.
+    func flushIfDead() -> Bool {
+        guard state != .closed, context?.channel.isActive != true else { return false }
+        teardown()
+        return true
+    }
+
+    /// Drops this client's subscriptions (telling the cluster about channels that lost their last subscriber).
+    private func leaveHub() {
+        guard registered else { return }
+        registered = false
+        let emptied = hub.unregister(self)
+        for channel in emptied { api.cluster.localChannelDeactivated(channel) }
+    }
+
+    // MARK: Pushing (called by the shard, on this loop)
+
+    /// Writes a pre-encoded frame; returns false when the client is gone or closing.
+    @inline(__always)
+    func push(_ frame: ByteBuffer) -> Bool {
+        guard state == .open, let writer else { return false }
+        writer.write(NIOAny(frame), promise: nil)
+        if !pendingFlush {
+            pendingFlush = true
+            shard.markDirty(self)
+        }
+        return true
+    }
+
+    func flushPending() {
+        pendingFlush = false
+        writer?.flush()
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // The outbound buffer passed its high-water mark (the per-client send queue bound): this client reads
+        // too slowly. Close it alone (1008, policy violation) and count it; nothing else is affected.
+        if !context.channel.isWritable, state == .open {
+            api.metrics.slowClientsClosed.increment()
+            close(code: 1008, reason: "send queue overflow: client too slow")
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: Inbound frames
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard state == .open else {
+            // Closing handshake we started: the client's close answer ends the connection.
+            if state == .closing, frame.opcode == .connectionClose { context.close(promise: nil) }
+            return
+        }
+        // RFC 6455 5.1: a client MUST mask every frame; 5.2: RSV bits need a negotiated extension (none here).
+        guard frame.maskKey != nil else { return close(code: 1002, reason: "client frames must be masked") }
+        guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else { return close(code: 1002, reason: "reserved bits set") }
+        switch frame.opcode {
+        case .text, .binary:
+            guard fragments == nil else { return close(code: 1002, reason: "new message inside a fragmented one") }
+            if frame.fin {
+                message(opcode: frame.opcode, frame.unmaskedData)
+            } else {
+                fragmentOpcode = frame.opcode
+                fragments = frame.unmaskedData
+            }
+        case .continuation:
+            guard var buffer = fragments else { return close(code: 1002, reason: "continuation without a message") }
+            var data = frame.unmaskedData
+            guard buffer.readableBytes + data.readableBytes <= settings.maxMessageBytes else {
+                fragments = nil
+                return close(code: 1009, reason: "message too big")
+            }
+            fragments = nil
+            buffer.writeBuffer(&data)
+            if frame.fin {
+                message(opcode: fragmentOpcode, buffer)
+            } else {
+                fragments = buffer
+            }
+        case .ping:
+            writer?.writeAndFlush(NIOAny(WebSocketFrameBytes.pong(frame.unmaskedData, allocator: context.channel.allocator)), promise: nil)
+        case .pong:
+            break
+        case .connectionClose:
+            receivedClose(frame.unmaskedData)
+        default:
+            close(code: 1002, reason: "reserved opcode")
+        }
+    }
+
+    private func message(opcode: WebSocketOpcode, _ buffer: ByteBuffer) {
+        guard opcode == .text else {
+            // Documented choice: binary messages are refused with close 1003 (unsupported data).
+            return close(code: 1003, reason: "binary frames are not supported; send JSON-RPC as text")
+        }
+        let valid = buffer.withUnsafeReadableBytes { UTF8Validation.isValid($0) }
+        guard valid else { return close(code: 1007, reason: "invalid UTF-8 in a text message") }
+        api.metrics.clientRequests.increment()
+        let bound = NIOLoopBound(self, eventLoop: shard.loop)
+        api.handleClientMessage(buffer, from: self).whenSuccess { reply in
+            if let reply { bound.value.sendText(reply) }
+        }
+    }
+
+    private func receivedClose(_ payload: ByteBuffer) {
+        var payload = payload
+        var code: UInt16 = 1000
+        if payload.readableBytes == 1 { return close(code: 1002, reason: "close frame with a 1-byte body") }
+        if payload.readableBytes >= 2 {
+            let received = payload.readInteger(as: UInt16.self)!
+            guard Self.isValidCloseCode(received) else { return close(code: 1002, reason: "invalid close code") }
+            let reasonValid = payload.withUnsafeReadableBytes { UTF8Validation.isValid($0) }
+            guard reasonValid else { return close(code: 1007, reason: "invalid UTF-8 in close reason") }
+            code = received
+        }
+        // Echo the close (RFC 6455 5.5.1) and end the connection.
+        close(code: code, reason: "", grace: .zero)
+    }
+
+    /// RFC 6455 7.4: the codes a peer may send in a close frame.
+    static func isValidCloseCode(_ code: UInt16) -> Bool {
+        switch code {
+        case 1000...1003, 1007...1014, 3000...4999: return true
+        default: return false
+        }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? NIOWebSocketError {
+            switch error {
+            case .invalidFrameLength: close(code: 1009, reason: "frame too big")
+            default: close(code: 1002, reason: "protocol error")
+            }
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Outbound
+
+    /// Sends one text message (a JSON-RPC answer).
+    func sendText(_ bytes: [UInt8]) {
+        guard state == .open, let writer else { return }
+        writer.writeAndFlush(NIOAny(WebSocketFrameBytes.text(bytes, allocator: writer.channel.allocator)), promise: nil)
+    }
+
+    /// Starts the closing handshake: sends a close frame, stops pushing, and closes the TCP connection once the
+    /// client answers or `grace` passes (a client that stopped reading never answers).
+    func close(code: UInt16, reason: String, grace: TimeAmount? = nil) {
+        guard state == .open, let context, let writer else { return }
+        state = .closing
+        fragments = nil
+        leaveHub()
+        let channel = context.channel
+        let frame = WebSocketFrameBytes.close(code: code, reason: reason, allocator: channel.allocator)
+        writer.writeAndFlush(NIOAny(frame), promise: nil)
+        let wait = grace ?? settings.closeGrace
+        if wait == .zero {
+            context.close(promise: nil)
+        } else {
+            channel.eventLoop.scheduleTask(in: wait) { channel.close(promise: nil) }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension WebSocketSession: Sendable {}

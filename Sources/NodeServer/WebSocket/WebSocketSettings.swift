@@ -1,0 +1,24 @@
+import NIOCore
+
+/// Settings of the WebSocket listener and of each client connection.
+public struct WebSocketSettings: Sendable {
+    /// Largest message (one frame, or a fragmented message in total) accepted; bigger ones are closed with 1009.
+    public var maxMessageBytes: Int = 1 << 20 {
+        willSet { precondition(newValue > 0, "maxMessageBytes must be positive") }
+    }
+    /// Bound of one client's send queue in bytes. A client whose queue passes it reads too slowly and is
+    /// closed with 1008; the default leaves room for a burst of 100,000 small messages.
+    public var maxQueueBytes: Int = 16 << 20 {
+        willSet { precondition(newValue >= 1024, "maxQueueBytes must be at least 1 KiB") }
+    }
+    /// How long a closing client may take to answer our close frame before the TCP connection is cut.
+    public var closeGrace: TimeAmount = .seconds(2)
+    /// Most channels one connection may subscribe to.
+    public var maxChannelsPerConnection: Int = 128
+    /// Most WebSocket connections this node accepts; further upgrades get HTTP 503.
+    public var maxConnections: Int = 100_000
+    /// When not empty, the `Origin` values allowed to open a WebSocket (browsers send one); others get 403.
+    public var allowedOrigins: [String] = []
+
+    public init() {}
+}

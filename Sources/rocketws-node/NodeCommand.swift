@@ -1,0 +1,130 @@
+import ArgumentParser
+import Logging
+import NodeServer
+import ServiceLifecycle
+
+/// `rocketws-node`: flags (or their `ROCKETWS_*` environment variables) into a `NodeConfiguration`, then one
+/// service group that stops gracefully on SIGTERM or SIGINT.
+@main
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rocketws-node",
+        abstract: "Runs one RocketWS cluster node.",
+        discussion: "Every option also reads an environment variable: --ws-conn <-> ROCKETWS_WS_CONN, --join <-> ROCKETWS_JOIN, and so on."
+    )
+
+    @Option(name: .customLong("ws-conn"), help: "WebSocket listener HOST:PORT (path /).")
+    var wsConn = "0.0.0.0:58000"
+
+    @Option(name: .customLong("ms-conn"), help: "MessagesSource HTTP listener HOST:PORT.")
+    var msConn = "0.0.0.0:59999"
+
+    @Option(name: .customLong("peer-conn"), help: "HTTP/2 peer-mesh listener HOST:PORT.")
+    var peerConn = "0.0.0.0:59998"
+
+    @Option(name: .customLong("node-name"), help: "Unique node name (default: host name + peer port).")
+    var nodeName: String?
+
+    @Option(help: "HOST:PORT other nodes dial to reach this node's peer port (default: derived).")
+    var advertise: String?
+
+    @Option(help: "Comma-separated seeds HOST:PORT (DNS names allowed).")
+    var join: String?
+
+    @Option(name: .customLong("cluster-secret"), help: "Shared secret peers must prove.")
+    var clusterSecret: String?
+
+    @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' on the MessagesSource.")
+    var apiKey: String?
+
+    @Option(name: .customLong("max-message-bytes"), help: "Largest WebSocket message or HTTP body accepted.")
+    var maxMessageBytes = 1_048_576
+
+    @Option(name: .customLong("max-queue-bytes"), help: "Per-client send queue bound in bytes; a client over it is closed (1008).")
+    var maxQueueBytes = 16 << 20
+
+    @Option(name: .customLong("max-channels"), help: "Most channels one WebSocket connection may subscribe to.")
+    var maxChannels = 128
+
+    @Option(name: .customLong("max-connections"), help: "Most WebSocket connections this node accepts.")
+    var maxConnections = 100_000
+
+    @Option(name: .customLong("allowed-origins"), help: "Comma-separated Origin values allowed to open a WebSocket (default: any).")
+    var allowedOrigins: String?
+
+    @Option(help: "Event loop threads (default: number of cores).")
+    var threads: Int?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    /// Parses the command line merged with `ROCKETWS_*` variables, then runs.
+    static func main() async {
+        do {
+            var command = try parseAsRoot(Environment.merged(Array(CommandLine.arguments.dropFirst())))
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    func validate() throws {
+        for (flag, value) in [("--ws-conn", wsConn), ("--ms-conn", msConn), ("--peer-conn", peerConn)] where HostPort(value) == nil {
+            throw ValidationError("\(flag) '\(value)' is not HOST:PORT, :PORT or [IPv6]:PORT")
+        }
+        if let advertise, HostPort(advertise) == nil {
+            throw ValidationError("--advertise '\(advertise)' is not HOST:PORT")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard maxMessageBytes > 0 else { throw ValidationError("--max-message-bytes must be positive") }
+        guard maxQueueBytes >= 1024 else { throw ValidationError("--max-queue-bytes must be at least 1024") }
+        guard maxChannels > 0, maxConnections > 0 else { throw ValidationError("limits must be positive") }
+    }
+
+    func makeConfiguration() -> NodeConfiguration {
+        var config = NodeConfiguration()
+        config.webSocketAddress = HostPort(wsConn)!
+        let ms = HostPort(msConn)!
+        config.messagesSource.host = ms.host
+        config.messagesSource.port = ms.port
+        config.messagesSource.maxBodyBytes = maxMessageBytes
+        config.messagesSource.apiKey = apiKey.flatMap { $0.isEmpty ? nil : $0 }
+        config.peerAddress = HostPort(peerConn)!
+        config.nodeName = nodeName.flatMap { $0.isEmpty ? nil : $0 }
+        config.advertise = advertise.flatMap { $0.isEmpty ? nil : $0 }
+        config.join = (join ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
+        config.clusterSecret = clusterSecret.flatMap { $0.isEmpty ? nil : $0 }
+        config.webSocket.maxMessageBytes = maxMessageBytes
+        config.webSocket.maxQueueBytes = maxQueueBytes
+        config.webSocket.maxChannelsPerConnection = maxChannels
+        config.webSocket.maxConnections = maxConnections
+        config.webSocket.allowedOrigins = (allowedOrigins ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
+        if let threads { config.eventLoopThreads = max(1, threads) }
+        return config
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "rocketws.node")
+        let node = Node(configuration: makeConfiguration(), logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: node)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}

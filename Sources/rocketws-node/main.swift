@@ -1,2 +1,0 @@
-import NodeServer
-print("rocketws-node")

@@ -1,0 +1,127 @@
+import Foundation
+import Synchronization
+
+/// A `rocketws-node` process started from the built binary on 127.0.0.1 with ephemeral ports (read back from
+/// its "node started" log line). Stopped by PID when the test is done.
+final class NodeProcess: @unchecked Sendable {  // ports are written once before `start` returns
+    let process: Process
+    let name: String
+    let logPath: String
+    private let output = OutputLog()
+    private(set) var ws = 0
+    private(set) var ms = 0
+    private(set) var peer = 0
+
+    /// The directory holding the built binaries: `ROCKETWS_BIN_DIR` or `.build/debug` of this package.
+    static var binDir: String {
+        if let dir = ProcessInfo.processInfo.environment["ROCKETWS_BIN_DIR"] { return dir }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug").path
+    }
+
+    /// Starts a node; `arguments` come after the listener flags (a later flag wins).
+    static func start(name: String, arguments: [String] = [], environment: [String: String] = [:], peerPort: Int = 0) async throws -> NodeProcess {
+        let node = NodeProcess(name: name, arguments: arguments, environment: environment, peerPort: peerPort)
+        try await node.waitUntilStarted()
+        return node
+    }
+
+    private init(name: String, arguments: [String], environment: [String: String], peerPort: Int) {
+        self.name = name
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binDir + "/rocketws-node")
+        process.arguments = [
+            "--node-name", name, "--ws-conn", "127.0.0.1:0", "--ms-conn", "127.0.0.1:0",
+            "--peer-conn", "127.0.0.1:\(peerPort)", "--log-level", "info",
+        ] + arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ROCKETWS_") }
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        logPath = NSTemporaryDirectory() + "rocketws-test-\(name)-\(UUID().uuidString.prefix(8)).log"
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [output] handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            output.append(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    private func waitUntilStarted() async throws {
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let text = log
+            if let line = text.split(separator: "\n").first(where: { $0.contains("node started") }) {
+                ws = Self.field("node/ws", in: line) ?? 0
+                ms = Self.field("node/ms", in: line) ?? 0
+                peer = Self.field("node/peer", in: line) ?? 0
+                return
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        stop(signal: SIGKILL)
+        throw NodeProcessError(message: "node \(name) did not start:\n\(log)")
+    }
+
+    private static func field(_ key: String, in line: Substring) -> Int? {
+        guard let range = line.range(of: key + "=") else { return nil }
+        return Int(line[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    /// Everything the process printed so far.
+    var log: String { output.text }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Sends `signal` (SIGTERM by default).
+    func stop(signal: Int32 = SIGTERM) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    /// Waits for the process to exit; returns its status, or nil after `timeout`.
+    func waitForExit(timeout: Duration = .seconds(10)) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Resident set size in KiB, from /proc.
+    var residentKiB: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return nil }
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+    }
+
+    /// Kills the process if it still runs (tests call this in `defer`).
+    func kill9() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    deinit {
+        kill9()
+    }
+}
+
+struct NodeProcessError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// Text a process printed, appended from the pipe's reader thread.
+final class OutputLog: Sendable {
+    private let storage = Mutex<String>("")
+    func append(_ text: String) { storage.withLock { $0 += text } }
+    var text: String { storage.withLock { $0 } }
+}
