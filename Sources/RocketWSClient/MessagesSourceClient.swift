@@ -149,12 +149,25 @@ public final class MessagesSourceClient: Sendable {
             headers.replaceOrAdd(name: "Content-Length", value: String(body.count))
         }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
+        do {
+            return try await self.send(head: head, body: body)
+        } catch is NotSent {
+            // The shared connection closed before the request went out (say, after a `Connection: close`
+            // answer): nothing reached the server, so one retry on a new connection is safe.
+            do {
+                return try await self.send(head: head, body: body)
+            } catch is NotSent {
+                throw ClientError.connectionClosed(reason: "the server closed the connection")
+            }
+        }
+    }
 
+    private func send(head: HTTPRequestHead, body: [UInt8]?) async throws -> HTTPResponse {
         let channel = try await self.channel()
         let promise = channel.eventLoop.makePromise(of: HTTPResponse.self)
         let bodyBuffer = body.map { channel.allocator.buffer(bytes: $0) }
         let timeout = self.requestTimeout
-        let what = "\(method) \(self.endpoint.hostHeader)\(path)"
+        let what = "\(head.method) \(self.endpoint.hostHeader)\(head.uri)"
         let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
             promise.fail(ClientError.timeout("no HTTP answer to \(what) within \(timeout)"))
             channel.close(promise: nil)

@@ -226,15 +226,8 @@ public final class WebSocketClient: Sendable {
     public func nextMessage(timeout: Duration = .seconds(10)) async throws -> JSONValue? {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while true {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard remaining > .zero, let event = await self.mailbox.next(timeout: remaining) else {
-                if !self.channel.isActive, let event = await self.mailbox.next(timeout: .zero),
-                    case .text(let text) = event
-                {
-                    return try Self.parse(text)
-                }
-                return nil
-            }
+            let remaining = max(.zero, ContinuousClock.now.duration(to: deadline))
+            guard let event = await self.mailbox.next(timeout: remaining) else { return nil }
             switch event {
             case .text(let text): return try Self.parse(text)
             case .binary: continue
