@@ -244,7 +244,10 @@ public enum Bench {
         var endNanos = 0
     }
 
-    private static func emitAll(_ configuration: Configuration, on group: any EventLoopGroup) async throws
+    private static func emitAll(
+        _ configuration: Configuration,
+        on group: any EventLoopGroup
+    ) async throws
         -> EmitOutcome
     {
         let shared = EmitShared(messages: configuration.messages)

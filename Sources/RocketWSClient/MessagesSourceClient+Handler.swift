@@ -59,10 +59,11 @@ extension MessagesSourceClient {
                 self.head = 0
             }
             let body = full.body ?? context.channel.allocator.buffer(capacity: 0)
-            promise.succeed(HTTPResponse(status: Int(full.head.status.code), headers: full.head.headers, body: body))
+            // Close first, so the caller resumed by `succeed` already sees an inactive connection.
             if !full.head.isKeepAlive {
                 context.close(promise: nil)
             }
+            promise.succeed(HTTPResponse(status: Int(full.head.status.code), headers: full.head.headers, body: body))
         }
 
         private func failAll(_ error: ClientError) {

@@ -114,11 +114,16 @@ public final class MessagesSourceClient: Sendable {
 
     /// `POST path` with `body` as is (bad JSON, batches, huge bodies). `Content-Type: application/json`
     /// and the API key are added unless `headers` already has them.
-    public func postRaw(body: String, headers: [(String, String)] = [], path: String = "/") async throws -> HTTPResponse {
+    public func postRaw(body: String, headers: [(String, String)] = [], path: String = "/") async throws -> HTTPResponse
+    {
         try await self.postRaw(bytes: Array(body.utf8), headers: headers, path: path)
     }
 
-    public func postRaw(bytes: [UInt8], headers: [(String, String)] = [], path: String = "/") async throws
+    public func postRaw(
+        bytes: [UInt8],
+        headers: [(String, String)] = [],
+        path: String = "/"
+    ) async throws
         -> HTTPResponse
     {
         var httpHeaders = HTTPHeaders(headers)
@@ -172,7 +177,11 @@ public final class MessagesSourceClient: Sendable {
             promise.fail(ClientError.timeout("no HTTP answer to \(what) within \(timeout)"))
             channel.close(promise: nil)
         }
-        channel.writeAndFlush(PendingRequest(head: head, body: bodyBuffer, promise: promise), promise: nil)
+        // A write that fails never reached the server whole (or the handler at all, on a connection
+        // that just closed): the caller may retry.
+        channel.writeAndFlush(PendingRequest(head: head, body: bodyBuffer, promise: promise)).whenFailure { _ in
+            promise.fail(NotSent())
+        }
         defer { timer.cancel() }
         return try await promise.futureResult.get()
     }

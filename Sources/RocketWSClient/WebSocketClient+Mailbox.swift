@@ -2,8 +2,9 @@ import NIOCore
 import Synchronization
 
 extension WebSocketClient {
-    /// Holds what arrived on the socket until someone asks for it: answers to pending ``WebSocketClient/call(method:params:timeout:)``
-    /// by id, everything else (pushed messages, id-less errors, the close) in arrival order.
+    /// Holds what arrived on the socket until someone asks for it: answers to pending
+    /// ``WebSocketClient/call(method:params:timeout:)`` by id, everything else (pushed messages,
+    /// id-less errors, the close) in arrival order.
     ///
     /// Fed from the channel's event loop; read from any task. Nothing is dropped: the queue is unbounded,
     /// so a test that ignores pushes while it calls still finds them afterwards.
@@ -155,7 +156,10 @@ extension WebSocketClient {
                     return
                 }
                 let timer = self.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-                    self.fail(id: id, error: ClientError.timeout("no answer to JSON-RPC request \(id) within \(timeout)"))
+                    self.fail(
+                        id: id,
+                        error: ClientError.timeout("no answer to JSON-RPC request \(id) within \(timeout)")
+                    )
                 }
                 self.state.withLock { state in state.pending[id]?.timer = timer }
                 send().whenFailure { error in

@@ -135,7 +135,10 @@ public final class WebSocketClient: Sendable {
         do {
             channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
         } catch {
-            let failure = ClientError.connectFailed(endpoint.description, reason: ClientError.describeConnectError(error))
+            let failure = ClientError.connectFailed(
+                endpoint.description,
+                reason: ClientError.describeConnectError(error)
+            )
             upgraded.fail(failure)
             throw failure
         }

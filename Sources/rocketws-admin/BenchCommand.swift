@@ -2,11 +2,11 @@ import ArgumentParser
 import RocketWSClient
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension RocketWSAdmin {
@@ -39,7 +39,10 @@ extension RocketWSAdmin {
         @Option(name: .long, help: "Messages to emit.")
         var messages: Int = 20000
 
-        @Option(name: .long, help: ArgumentHelp("Emits per second in total (default: as fast as accepted).", valueName: "msg/s"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp("Emits per second in total (default: as fast as accepted).", valueName: "msg/s")
+        )
         var rate: Double?
 
         @Flag(name: .long, help: "Emit as JSON-RPC notifications (answered 204) instead of requests.")
@@ -48,7 +51,10 @@ extension RocketWSAdmin {
         @Option(name: .long, help: "Channel to subscribe and emit to.")
         var channel: String = "bench"
 
-        @Option(name: .long, help: ArgumentHelp("Stop waiting after this many seconds without a delivery.", valueName: "seconds"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp("Stop waiting after this many seconds without a delivery.", valueName: "seconds")
+        )
         var idleTimeout: Double = 5
 
         @Option(name: .long, help: "Subscribers connecting at the same time.")
@@ -58,7 +64,9 @@ extension RocketWSAdmin {
             guard self.subscribers >= 1 else { throw ValidationError("--subscribers must be at least 1") }
             guard self.publishers >= 1 else { throw ValidationError("--publishers must be at least 1") }
             guard self.messages >= 1 else { throw ValidationError("--messages must be at least 1") }
-            guard self.connectConcurrency >= 1 else { throw ValidationError("--connect-concurrency must be at least 1") }
+            guard self.connectConcurrency >= 1 else {
+                throw ValidationError("--connect-concurrency must be at least 1")
+            }
             guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
             if let rate = self.rate, rate <= 0 { throw ValidationError("--rate must be positive") }
             guard !self.channel.isEmpty else { throw ValidationError("--channel must not be empty") }
@@ -147,9 +155,9 @@ enum FileLimit {
     static func raise(needed: Int) throws {
         var limit = rlimit()
         #if os(Linux)
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+            let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
         #else
-        let resource = RLIMIT_NOFILE
+            let resource = RLIMIT_NOFILE
         #endif
         guard getrlimit(resource, &limit) == 0 else { return }
         if limit.rlim_cur < limit.rlim_max {
@@ -159,7 +167,8 @@ enum FileLimit {
         }
         if limit.rlim_cur < rlim_t(needed) {
             throw AdminError(
-                "open-file limit \(limit.rlim_cur) is too low for this bench (needs about \(needed)); raise it with ulimit -n"
+                "open-file limit \(limit.rlim_cur) is too low for this bench (needs about \(needed));"
+                    + " raise it with ulimit -n"
             )
         }
     }

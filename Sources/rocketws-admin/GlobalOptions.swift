@@ -2,11 +2,11 @@ import ArgumentParser
 import RocketWSClient
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Options every subcommand shares: which node, which key, how to print.

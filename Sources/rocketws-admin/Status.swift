@@ -15,7 +15,10 @@ extension RocketWSAdmin {
             let status = try await reportingErrors(node: self.global.nodeURL) {
                 try await client.call(method: "cluster_status")
             }
-            print(self.global.json ? status.serialized(pretty: true) : StatusView.status(status, node: self.global.nodeURL))
+            print(
+                self.global.json
+                    ? status.serialized(pretty: true) : StatusView.status(status, node: self.global.nodeURL)
+            )
         }
     }
 }

@@ -77,7 +77,10 @@ import Testing
         #expect(wrong.status == 1)
         #expect(wrong.stderrLines.count == 1)
         #expect(wrong.stderr.contains("401"))
-        let right = try await BinaryRunner.run(["ping", "--node", node.msURL], environment: ["ROCKETWS_API_KEY": "right"])
+        let right = try await BinaryRunner.run(
+            ["ping", "--node", node.msURL],
+            environment: ["ROCKETWS_API_KEY": "right"]
+        )
         #expect(right.status == 0, "\(right.stderr)")
         await node.stop()
     }

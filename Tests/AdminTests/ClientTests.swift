@@ -69,7 +69,10 @@ import Testing
                 group.addTask {
                     let client = try MessagesSourceClient(url: node.msURL)
                     for index in stride(from: publisher, to: count, by: 4) {
-                        try await client.notify(method: "emit", params: ["channel": "bulk", "data": ["i": .int(index)]])
+                        try await client.notify(
+                            method: "emit",
+                            params: ["channel": "bulk", "data": ["i": .int(index)]]
+                        )
                     }
                     try await client.close()
                 }

@@ -38,19 +38,26 @@ import Testing
 
     @Test func encodesJSONRPCRequests() throws {
         let request = JSONRPC.request(method: "emit", params: ["channel": "chat", "data": ["a": 1]], id: 7)
-        #expect(request.serialized() == #"{"id":7,"jsonrpc":"2.0","method":"emit","params":{"channel":"chat","data":{"a":1}}}"#)
+        #expect(
+            request.serialized()
+                == #"{"id":7,"jsonrpc":"2.0","method":"emit","params":{"channel":"chat","data":{"a":1}}}"#
+        )
         let notification = JSONRPC.request(method: "ping")
         #expect(notification.serialized() == #"{"jsonrpc":"2.0","method":"ping"}"#)
         #expect(try JSONRPC.result(of: ["jsonrpc": "2.0", "id": 1, "result": "ok"]) == "ok")
         #expect(throws: JSONRPCError(code: -32601, message: "Method not found")) {
-            try JSONRPC.result(of: ["jsonrpc": "2.0", "id": 1, "error": ["code": -32601, "message": "Method not found"]])
+            try JSONRPC.result(of: [
+                "jsonrpc": "2.0", "id": 1, "error": ["code": -32601, "message": "Method not found"],
+            ])
         }
     }
 }
 
 @Suite struct EndpointTests {
     @Test func parsesForms() throws {
-        #expect(try Endpoint(parsing: "http://127.0.0.1:59999") == Endpoint(scheme: "http", host: "127.0.0.1", port: 59999))
+        #expect(
+            try Endpoint(parsing: "http://127.0.0.1:59999") == Endpoint(scheme: "http", host: "127.0.0.1", port: 59999)
+        )
         #expect(try Endpoint(parsing: "ws://node-1:58000/x", defaultScheme: "ws").path == "/x")
         #expect(try Endpoint(parsing: "localhost:1234").host == "localhost")
         #expect(try Endpoint(parsing: ":1234").host == "127.0.0.1")
@@ -67,7 +74,9 @@ import Testing
 
 @Suite struct BenchHelperTests {
     @Test func probesSeqAndTime() {
-        let buffer = ByteBufferHelper.make(#"{"__channel":"bench","__ts":17,"__type":"message","seq": 42,"t":1764300000123456789}"#)
+        let buffer = ByteBufferHelper.make(
+            #"{"__channel":"bench","__ts":17,"__type":"message","seq": 42,"t":1764300000123456789}"#
+        )
         let probe = Bench.probe(buffer)
         #expect(probe?.seq == 42)
         #expect(probe?.t == 1_764_300_000_123_456_789)

@@ -24,10 +24,14 @@ import Testing
             #expect(status.stdout.contains("admin-a"))
             #expect(status.stdout.contains("chat"))
 
-            let json = try JSONValue(parsing: try await BinaryRunner.run(["status", "--json", "--node", node.msURL]).stdout)
+            let json = try JSONValue(
+                parsing: try await BinaryRunner.run(["status", "--json", "--node", node.msURL]).stdout
+            )
             #expect(json["node"] == "admin-a")
             #expect(json["members"]?[0]?["name"] == "admin-a")
-            #expect(json["channels"]?.arrayValue?.contains { $0["channel"] == "chat" && $0["subscribers"] == 1 } == true)
+            #expect(
+                json["channels"]?.arrayValue?.contains { $0["channel"] == "chat" && $0["subscribers"] == 1 } == true
+            )
 
             let channels = try await BinaryRunner.run(["channels", "--node", node.msURL])
             #expect(channels.stdout.contains("chat"))
@@ -88,7 +92,10 @@ import Testing
         let missing = try await BinaryRunner.run(["status", "--node", node.msURL])
         #expect(missing.status == 1)
         #expect(missing.stderrLines.count == 1)
-        let right = try await BinaryRunner.run(["ping", "--node", node.msURL], environment: ["ROCKETWS_API_KEY": "k3y"])
+        let right = try await BinaryRunner.run(
+            ["ping", "--node", node.msURL],
+            environment: ["ROCKETWS_API_KEY": "k3y"]
+        )
         #expect(right.status == 0, "\(right.stderr)")
         await node.stop()
     }
@@ -121,7 +128,9 @@ import Testing
         try await ws.subscribe("room")
         try await other.subscribe("room")
         // send_data from one subscriber reaches the other, not the sender.
-        #expect(try await ws.call(method: "send_data", params: ["channel": "room", "data": ["x": 1]]) == ["emitted": 1])
+        #expect(
+            try await ws.call(method: "send_data", params: ["channel": "room", "data": ["x": 1]]) == ["emitted": 1]
+        )
         #expect(try await other.nextMessage(timeout: .seconds(20))?["x"] == 1)
         #expect(try await ws.nextMessage(timeout: .milliseconds(300)) == nil)
         // Interleaving: pushes while calls are pending.
@@ -151,7 +160,8 @@ import Testing
         let node = try await NodeLauncher.start(name: "admin-f", arguments: ["--max-message-bytes", "2000"])
         let ms = try MessagesSourceClient(url: node.msURL)
         let padding = String(repeating: "a", count: 50_000)
-        let body = #"{"jsonrpc":"2.0","id":1,"method":"emit","params":{"channel":"c","data":{"x":""# + padding + #""}}}"#
+        let body =
+            #"{"jsonrpc":"2.0","id":1,"method":"emit","params":{"channel":"c","data":{"x":""# + padding + #""}}}"#
         for _ in 0..<2 {
             let response = try await ms.postRaw(body: body)
             #expect(response.status == 413)

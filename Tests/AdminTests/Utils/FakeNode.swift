@@ -70,8 +70,12 @@ final class FakeNode: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(NIOHTTPServerRequestAggregator(maxContentLength: 1 << 20))
-                    try channel.pipeline.syncOperations.addHandler(FakeMessagesSourceHandler(registry: registry, apiKey: apiKey))
+                    try channel.pipeline.syncOperations.addHandler(
+                        NIOHTTPServerRequestAggregator(maxContentLength: 1 << 20)
+                    )
+                    try channel.pipeline.syncOperations.addHandler(
+                        FakeMessagesSourceHandler(registry: registry, apiKey: apiKey)
+                    )
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -189,7 +193,11 @@ private final class FakeWebSocketHandler: ChannelInboundHandler {
     }
 
     private func reply(_ context: ChannelHandlerContext, _ value: JSONValue) {
-        let frame = WebSocketFrame(fin: true, opcode: .text, data: context.channel.allocator.buffer(string: value.serialized()))
+        let frame = WebSocketFrame(
+            fin: true,
+            opcode: .text,
+            data: context.channel.allocator.buffer(string: value.serialized())
+        )
         context.writeAndFlush(Self.wrapOutboundOut(frame), promise: nil)
     }
 
@@ -205,11 +213,15 @@ private final class FakeWebSocketHandler: ChannelInboundHandler {
             let channel = request["params"]?["channel"]?.stringValue
             switch request["method"]?.stringValue {
             case "subscribe":
-                guard let channel else { return self.reply(context, rpcError(id: id, code: -32602, message: "no channel")) }
+                guard let channel else {
+                    return self.reply(context, rpcError(id: id, code: -32602, message: "no channel"))
+                }
                 self.registry.subscribe(context.channel, to: channel)
                 self.reply(context, rpcAnswer(id: id, result: "subscribed"))
             case "unsubscribe":
-                guard let channel else { return self.reply(context, rpcError(id: id, code: -32602, message: "no channel")) }
+                guard let channel else {
+                    return self.reply(context, rpcError(id: id, code: -32602, message: "no channel"))
+                }
                 self.registry.unsubscribe(context.channel, from: channel)
                 self.reply(context, rpcAnswer(id: id, result: "unsubscribed"))
             case "heartbeat":
@@ -218,14 +230,21 @@ private final class FakeWebSocketHandler: ChannelInboundHandler {
                 // Test hook: the server pings; the answer comes after the pong is seen.
                 var payload = context.channel.allocator.buffer(capacity: 4)
                 payload.writeString("abcd")
-                context.writeAndFlush(Self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: payload)), promise: nil)
+                context.writeAndFlush(
+                    Self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: payload)),
+                    promise: nil
+                )
                 self.pongID = id
             case "burst":
                 // Test hook: push `count` messages to this connection, then answer.
                 let count = request["params"]?["count"]?.intValue ?? 0
                 for index in 0..<count {
                     let text = #"{"__type":"message","__channel":"burst","seq":"# + String(index) + "}"
-                    let frame = WebSocketFrame(fin: true, opcode: .text, data: context.channel.allocator.buffer(string: text))
+                    let frame = WebSocketFrame(
+                        fin: true,
+                        opcode: .text,
+                        data: context.channel.allocator.buffer(string: text)
+                    )
                     context.write(Self.wrapOutboundOut(frame), promise: nil)
                 }
                 self.reply(context, rpcAnswer(id: id, result: .int(count)))
@@ -273,9 +292,15 @@ private final class FakeMessagesSourceHandler: ChannelInboundHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Length", value: String(body?.utf8.count ?? 0))
         if body != nil { headers.add(name: "Content-Type", value: "application/json") }
-        context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(
+            Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+            promise: nil
+        )
         if let body {
-            context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+            context.write(
+                Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))),
+                promise: nil
+            )
         }
         context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
     }
@@ -299,14 +324,23 @@ private final class FakeMessagesSourceHandler: ChannelInboundHandler {
         case "ping": result = ["ping": "ok"]
         case "heartbeat": result = ["heartbeat": "ok"]
         case "emit":
-            guard let channel = params?["channel"]?.stringValue, let data = params?["data"], data.objectValue != nil else {
-                return self.respond(context, .ok, rpcError(id: id, code: -32602, message: "Invalid params").serialized())
+            guard let channel = params?["channel"]?.stringValue, let data = params?["data"], data.objectValue != nil
+            else {
+                return self.respond(
+                    context,
+                    .ok,
+                    rpcError(id: id, code: -32602, message: "Invalid params").serialized()
+                )
             }
             let count = self.registry.push(data, to: channel)
             result = ["emitted": .int(count), "nodes": count > 0 ? 1 : 0]
         case "notify_all":
             guard let data = params?["data"], data.objectValue != nil else {
-                return self.respond(context, .ok, rpcError(id: id, code: -32602, message: "Invalid params").serialized())
+                return self.respond(
+                    context,
+                    .ok,
+                    rpcError(id: id, code: -32602, message: "Invalid params").serialized()
+                )
             }
             let count = self.registry.push(data, to: nil)
             result = ["notified": .int(count), "nodes": 1]
