@@ -7,7 +7,7 @@ BIN_DEBUG     = .build/debug
 APT_PACKAGES  = libnghttp2-dev pkg-config nghttp2-client nginx-light python3
 NODE_ARGS    ?=
 
-.PHONY: all setup build build-debug run test cluster bench bench-mesh clean
+.PHONY: all setup build build-debug run test conformance cluster bench clean
 
 all: build
 
@@ -38,6 +38,11 @@ run: build
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+## RFC 6455 server conformance suite (Autobahn fuzzingclient sections 1-7 equivalents), a few seconds.
+conformance: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter Conformance
 
 ## Three local nodes joined together in the foreground; Ctrl-C stops all three.
 cluster: build

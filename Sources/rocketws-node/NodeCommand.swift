@@ -52,6 +52,12 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("allowed-origins"), help: "Comma-separated Origin values allowed to open a WebSocket (default: any).")
     var allowedOrigins: String?
 
+    @Option(name: .customLong("max-requests-per-second"), help: "Requests one WebSocket connection may send per second.")
+    var maxRequestsPerSecond = 200
+
+    @Option(name: .customLong("private-channel-secret"), help: "Secret backends sign private-channel tokens with (private- channels are refused without it).")
+    var privateChannelSecret: String?
+
     @Option(help: "Event loop threads (default: number of cores).")
     var threads: Int?
 
@@ -84,7 +90,7 @@ struct NodeCommand: AsyncParsableCommand {
         }
         guard maxMessageBytes > 0 else { throw ValidationError("--max-message-bytes must be positive") }
         guard maxQueueBytes >= 1024 else { throw ValidationError("--max-queue-bytes must be at least 1024") }
-        guard maxChannels > 0, maxConnections > 0 else { throw ValidationError("limits must be positive") }
+        guard maxChannels > 0, maxConnections > 0, maxRequestsPerSecond > 0 else { throw ValidationError("limits must be positive") }
     }
 
     func makeConfiguration() -> NodeConfiguration {
@@ -105,6 +111,8 @@ struct NodeCommand: AsyncParsableCommand {
         config.webSocket.maxChannelsPerConnection = maxChannels
         config.webSocket.maxConnections = maxConnections
         config.webSocket.allowedOrigins = (allowedOrigins ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
+        config.webSocket.maxRequestsPerSecond = maxRequestsPerSecond
+        config.webSocket.privateChannelSecret = privateChannelSecret.flatMap { $0.isEmpty ? nil : $0 }
         if let threads { config.eventLoopThreads = max(1, threads) }
         return config
     }

@@ -20,7 +20,8 @@ extension Membership {
         case memberRemoved(Member)
         /// Replace the single pending tick timer (if any) with one that calls
         /// ``Membership/Instance/onTick(now:)`` after `after`. Every `onTick` returns exactly one of these;
-        /// other events return one only when they need an earlier tick than the one already scheduled.
+        /// other events return one only when they need an earlier tick than the one already scheduled. Extra,
+        /// early or late `onTick` calls are harmless: due work is done, the rest is rescheduled.
         case scheduleTick(after: Duration)
     }
 }

@@ -16,6 +16,30 @@ extension Membership {
     ///    or reconnect, on both ends) call ``onPeerConnected(name:address:incarnation:now:)``; when one drops
     ///    call ``onPeerDisconnected(name:now:)``.
     /// 5. On shutdown call ``leave(now:)``, carry out its sends and keep serving for about two probe intervals.
+    ///
+    /// ```swift
+    /// let origin = ContinuousClock.now
+    /// var membership = Membership.Instance(
+    ///     myself: .init(name: "n1", address: "10.0.0.1:59998", incarnation: wallClockMillisAtStart),
+    ///     settings: .init(),
+    ///     seed: .random(in: .min ... .max)
+    /// )
+    /// func carryOut(_ directives: [Membership.Directive]) {
+    ///     for directive in directives {
+    ///         switch directive {
+    ///         case .send(let message, let name): mesh.send(message.encoded(), to: name)
+    ///         case .connect(let name, let address): mesh.ensureConnection(to: name, at: address)
+    ///         case .memberChanged(let change): cluster.memberChanged(change)  // mesh + interest table
+    ///         case .memberRemoved(let member): cluster.memberRemoved(member)
+    ///         case .scheduleTick(let delay): timer.replace(after: delay)  // fires: carryOut(membership.onTick(now: origin.duration(to: .now)))
+    ///         }
+    ///     }
+    /// }
+    /// carryOut(membership.onTick(now: origin.duration(to: .now)))
+    /// // mesh events:
+    /// carryOut(membership.onPeerConnected(name: peer.name, address: peer.address, incarnation: peer.incarnation, now: origin.duration(to: .now)))
+    /// if let message = Membership.Message.decode(frame) { carryOut(membership.onMessage(message, from: peer.name, now: origin.duration(to: .now))) }
+    /// ```
     public struct Instance: Sendable {
         /// The settings this instance runs with.
         public let settings: Settings
@@ -59,7 +83,8 @@ extension Membership {
         private var gossipBuffer = GossipBuffer()
         private var random: SeededRandom
         private var awareness = 0
-        private var activeCount = 1
+        /// `alive` + `suspect` members, plus this node: the cluster size n used by the protocol's formulas.
+        private(set) var activeCount = 1
         private var probe: Probe?
         private var nextProbeAt: Duration = .zero
         private var probeOrder: [String] = []
@@ -214,13 +239,18 @@ extension Membership {
             var out: [Directive] = []
             startIfNeeded(now: now)
             guard myself.state != .left else { return out }
-            let previous = myself.state
+            let previous = myself
             myself.incarnation += 1
             myself.state = .left
             probe = nil
             priorityProbes = []
             gossipBuffer.enqueue(Gossip(member: myself))
-            out.append(.memberChanged(MemberChange(member: myself, previousState: previous)))
+            let change = MemberChange(
+                member: myself,
+                previousState: previous.state,
+                previousIncarnation: previous.incarnation
+            )
+            out.append(.memberChanged(change))
             for name in records.keys.sorted() where records[name]!.member.state.isActive {
                 out.append(.send(.sync(entries: [Gossip(member: myself)], replyWanted: false), to: name))
             }
@@ -293,9 +323,11 @@ extension Membership.Instance {
         var suspect = record.member
         suspect.state = .suspect
         apply(Membership.Gossip(member: suspect, suspectedBy: myself.name), now: now, into: &out)
-        // Probe it again next period: the ping tells it that it is suspected (Lifeguard IV-C) and, if it is
-        // alive, its ack brings the refutation straight back.
-        if !priorityProbes.contains(failed.target) { priorityProbes.append(failed.target) }
+        // A fresh suspect is probed once more in the next period: the ping tells it that it is suspected
+        // (Lifeguard IV-C) and, if it is alive, its ack brings the refutation straight back.
+        if record.member.state == .alive && !priorityProbes.contains(failed.target) {
+            priorityProbes.append(failed.target)
+        }
     }
 
     private mutating func tickRelays(now: Duration, into out: inout [Membership.Directive]) {
@@ -335,10 +367,14 @@ extension Membership.Instance {
         if let peer = pickRandom(1, from: activeNames(excluding: nil)).first {
             sendFullState(to: peer, replyWanted: true, into: &out)
         }
-        // Reach out to one recently dead member: if it was only partitioned away, it learns that it was declared
-        // dead, refutes with a higher incarnation and the two sides merge again.
-        let dead = records.keys.filter { records[$0]!.member.state == .dead }.sorted()
-        if let name = pickRandom(1, from: dead).first, let member = records[name]?.member {
+        // Reach out to one dead member (reaped ones too, until their tombstone expires): if it was only
+        // partitioned away, it learns that it was declared dead, refutes with a higher incarnation and the two
+        // sides merge again.
+        var dead = records.keys.filter { records[$0]!.member.state == .dead }
+        dead += tombstones.keys.filter { tombstones[$0]!.member.state == .dead }
+        if let name = pickRandom(1, from: dead.sorted()).first,
+            let member = records[name]?.member ?? tombstones[name]?.member
+        {
             out.append(.connect(name: name, address: member.address))
             sendFullState(to: name, replyWanted: true, into: &out)
         }
@@ -467,7 +503,15 @@ extension Membership.Instance {
             if probe?.target == name { probe = nil }
             gossipBuffer.enqueue(Membership.Gossip(member: member))
         }
-        out.append(.memberChanged(Membership.MemberChange(member: member, previousState: previous?.state)))
+        out.append(
+            .memberChanged(
+                Membership.MemberChange(
+                    member: member,
+                    previousState: previous?.state,
+                    previousIncarnation: previous?.incarnation
+                )
+            )
+        )
     }
 }
 

@@ -1,3 +1,4 @@
+import ClusterKit
 import NIOCore
 
 /// The cluster of one: a node started without peers, or in tests of the serving side alone.
@@ -25,6 +26,6 @@ public final class SoloCluster: ClusterLink {
     }
     public func remoteStats(on loop: any EventLoop) -> EventLoopFuture<[LocalStats]> { loop.makeSucceededFuture([]) }
     public func remoteMembers() -> [MemberView] { [] }
-    public func start() async throws {}
+    public func start() async throws -> Int? { nil }
     public func shutdown() async {}
 }

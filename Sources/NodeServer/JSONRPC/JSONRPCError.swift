@@ -34,6 +34,10 @@ public struct JSONRPCError: Error, Equatable, Sendable, CustomStringConvertible 
     public static func notSubscriber(_ channel: String) -> JSONRPCError {
         JSONRPCError(code: -32000, message: "Not a subscriber: this client is not subscribed to channel '\(channel)'")
     }
+    /// -32003: a `private-` channel without a valid token.
+    public static func forbidden(_ why: String) -> JSONRPCError {
+        JSONRPCError(code: -32003, message: "Forbidden: \(why)")
+    }
     /// -32001: a per-connection limit was reached.
     public static func limitExceeded(_ why: String) -> JSONRPCError {
         JSONRPCError(code: -32001, message: "Limit exceeded: \(why)")

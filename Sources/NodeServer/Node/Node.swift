@@ -1,3 +1,4 @@
+import ClusterKit
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -38,12 +39,35 @@ public final class Node: Service {
         self.name = configuration.nodeName ?? Self.defaultName(peerPort: configuration.peerAddress.port)
         self.hub = LocalHub(group: group)
         let advertised = configuration.advertise ?? Self.defaultAdvertise(configuration.peerAddress)
-        self.cluster = cluster ?? SoloCluster(name: name, incarnation: UInt64(time(nil)))
-        self.api = NodeAPI(hub: hub, cluster: self.cluster, metrics: metrics, settings: configuration.webSocket, advertisedAddress: advertised)
+        let incarnation = Self.freshIncarnation()
+        let link: any ClusterLink
+        if let cluster {
+            link = cluster
+        } else if configuration.clustered {
+            var settings = ClusterSettings(nodeName: name, advertisedAddress: advertised, incarnation: incarnation)
+            settings.seeds = configuration.join
+            settings.mesh.listenHost = configuration.peerAddress.host
+            settings.mesh.listenPort = configuration.peerAddress.port
+            settings.mesh.clusterSecret = configuration.clusterSecret
+            settings.mesh.maxFrameBytes = max(settings.mesh.maxFrameBytes, configuration.webSocket.maxMessageBytes + 1024)
+            link = ClusterShell(settings: settings, group: group, logger: logger)
+        } else {
+            link = SoloCluster(name: name, incarnation: incarnation)
+        }
+        self.cluster = link
+        self.api = NodeAPI(hub: hub, cluster: link, metrics: metrics, settings: configuration.webSocket, advertisedAddress: advertised)
+        (link as? ClusterShell)?.setDelegate(api)
         self.webSocketServer = WebSocketServer(settings: configuration.webSocket, hub: hub, api: api, logger: logger)
         var sources: [any MessagesSource] = [HTTPMessagesSource(settings: configuration.messagesSource, group: group, logger: logger)]
         sources.append(contentsOf: extraSources)
         self.sources = sources
+    }
+
+    /// Wall-clock milliseconds: a restarted process is always newer than the one before it.
+    static func freshIncarnation() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec / 1_000_000)
     }
 
     /// `hostname-PEERPORT`.
@@ -67,7 +91,7 @@ public final class Node: Service {
 
     /// Binds every listener and joins the cluster.
     public func start() async throws -> BoundPorts {
-        try await cluster.start()
+        let peer = try await cluster.start()
         let ws = try await webSocketServer.start(
             host: configuration.webSocketAddress.host,
             port: configuration.webSocketAddress.port,
@@ -78,8 +102,14 @@ public final class Node: Service {
             let port = try await source.start(api: api)
             if i == 0 { ms = port }
         }
-        logger.info("node started", metadata: ["node/name": "\(name)", "node/ws": "\(ws)", "node/ms": "\(ms)"])
-        return BoundPorts(webSocket: ws, messagesSource: ms, peer: nil)
+        logger.info(
+            "node started",
+            metadata: ["node/name": "\(name)", "node/ws": "\(ws)", "node/ms": "\(ms)", "node/peer": "\(peer.map(String.init) ?? "none")"]
+        )
+        if configuration.clustered, configuration.clusterSecret == nil {
+            logger.warning("no --cluster-secret: any process that reaches the peer port can join this cluster")
+        }
+        return BoundPorts(webSocket: ws, messagesSource: ms, peer: peer)
     }
 
     /// Leaves the cluster, closes clients with 1001 (going away), stops listening and frees the threads.

@@ -1,3 +1,4 @@
+import ClusterKit
 import NIOCore
 
 #if canImport(Glibc)
@@ -29,8 +30,15 @@ public final class NodeAPI: Sendable {
     // MARK: Bodies, batches and answers
 
     /// Answers one WebSocket text message; `nil` when nothing is to be sent back (notifications).
-    func handleClientMessage(_ buffer: ByteBuffer, from session: WebSocketSession) -> EventLoopFuture<[UInt8]?> {
+    /// `overRate`: the client sends faster than `maxRequestsPerSecond`; every request is answered -32001.
+    func handleClientMessage(_ buffer: ByteBuffer, from session: WebSocketSession, overRate: Bool = false) -> EventLoopFuture<[UInt8]?> {
         let loop = session.shard.loop
+        if overRate {
+            let limit = settings.maxRequestsPerSecond
+            return answer(buffer, on: loop) { _ in
+                loop.makeSucceededFuture(.failure(.limitExceeded("more than \(limit) requests per second")))
+            }
+        }
         return answer(buffer, on: loop) { request in self.clientMethod(request, session: session, on: loop) }
     }
 
@@ -86,8 +94,14 @@ public final class NodeAPI: Sendable {
         case "subscribe":
             switch request.channelParam() {
             case .failure(let error): return loop.makeSucceededFuture(.failure(error))
-            case .success(let channel): return subscribe(session, to: channel, on: loop)
+            case .success(let channel):
+                if channel.hasPrefix(PrivateChannelToken.prefix), let refusal = privateChannelRefusal(request, session: session, channel: channel) {
+                    return loop.makeSucceededFuture(.failure(refusal))
+                }
+                return subscribe(session, to: channel, on: loop)
             }
+        case "connection_id":
+            return loop.makeSucceededFuture(.success(.object(["connection_id": .string(session.connectionID)])))
         case "unsubscribe":
             switch request.channelParam() {
             case .failure(let error): return loop.makeSucceededFuture(.failure(error))
@@ -110,6 +124,20 @@ public final class NodeAPI: Sendable {
         default:
             return loop.makeSucceededFuture(.failure(.methodNotFound(request.method)))
         }
+    }
+
+    /// Why a `private-` channel subscription is refused, or nil when its token is valid.
+    private func privateChannelRefusal(_ request: JSONRPCRequest, session: WebSocketSession, channel: String) -> JSONRPCError? {
+        guard let secret = settings.privateChannelSecret else {
+            return .forbidden("private channels are disabled on this node (no --private-channel-secret)")
+        }
+        guard let token = request.paramsValue()?["token"]?.stringValue else {
+            return .forbidden("channel '\(channel)' is private: subscribe with a \"token\" signed by your backend")
+        }
+        guard PrivateChannelToken.verify(token, connectionID: session.connectionID, channel: channel, secret: secret) else {
+            return .forbidden("invalid token for channel '\(channel)' on this connection")
+        }
+        return nil
     }
 
     private func subscribe(_ session: WebSocketSession, to channel: String, on loop: any EventLoop) -> EventLoopFuture<Outcome> {
@@ -176,8 +204,9 @@ public final class NodeAPI: Sendable {
         let started = ContinuousClock.now
         let timestamp = Self.unixSeconds()
         metrics.messagesIn.increment()
-        let frame = PushFrame.make(data: params.data, kind: .message, timestamp: timestamp, channel: params.channel, allocator: allocator)
-        let local = hub.publish(frame, to: params.channel, excluding: excluding)
+        let local = hub.publish(to: params.channel, excluding: excluding) {
+            PushFrame.make(data: params.data, kind: .message, timestamp: timestamp, channel: params.channel, allocator: allocator)
+        }
         metrics.messagesOut.increment(by: Int64(local))
         let remote = cluster.forward(channel: params.channel, data: params.data, timestamp: timestamp, awaitCounts: awaitCounts, on: loop)
         return remote.map { [metrics] counts in
@@ -208,8 +237,9 @@ public final class NodeAPI: Sendable {
     /// Delivers a message that another node forwarded here; returns the local count.
     public func deliverForwarded(channel: String, data: ByteBuffer, timestamp: Int) -> Int {
         metrics.forwardsReceived.increment()
-        let frame = PushFrame.make(data: data, kind: .message, timestamp: timestamp, channel: channel, allocator: allocator)
-        let local = hub.publish(frame, to: channel)
+        let local = hub.publish(to: channel) {
+            PushFrame.make(data: data, kind: .message, timestamp: timestamp, channel: channel, allocator: allocator)
+        }
         metrics.messagesOut.increment(by: Int64(local))
         return local
     }

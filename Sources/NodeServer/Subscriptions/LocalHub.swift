@@ -90,13 +90,15 @@ public final class LocalHub: Sendable {
 
     // MARK: Publishing (any thread)
 
-    /// Pushes `frame` to the local subscribers of `channel` (minus `excluded`, a subscriber itself);
-    /// returns how many subscribers it goes to. One hop per loop that has subscribers.
+    /// Pushes a frame to the local subscribers of `channel` (minus `session`, a subscriber itself); returns how
+    /// many subscribers it goes to. `frame` is built only when there is someone to write it to, once, and the
+    /// same buffer goes to every loop: one hop per loop that has subscribers.
     @discardableResult
-    func publish(_ frame: ByteBuffer, to channel: String, excluding session: WebSocketSession? = nil) -> Int {
-        let excluded = session.map { ObjectIdentifier($0) }
+    func publish(to channel: String, excluding session: WebSocketSession? = nil, frame: () -> ByteBuffer) -> Int {
         guard let perShard = counts.withLockedValue({ $0.channels[channel] }) else { return 0 }
+        let excluded = session.map { ObjectIdentifier($0) }
         var total = 0
+        let frame = frame()
         for shard in shards where perShard[shard.index] > 0 {
             total += perShard[shard.index]
             if shard.loop.inEventLoop {

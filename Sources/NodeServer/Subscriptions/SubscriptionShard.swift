@@ -6,7 +6,7 @@ import NIOCore
 final class SubscriptionShard {
     let loop: any EventLoop
     let index: Int
-    private var channels: [String: SubscriberList] = [:]
+    private var channels: [String: SubscriberList<WebSocketSession>] = [:]
     private(set) var sessions: [ObjectIdentifier: WebSocketSession] = [:]
     private var dirty: ContiguousArray<WebSocketSession> = []
     private var flushScheduled = false
@@ -27,7 +27,7 @@ final class SubscriptionShard {
     /// Adds a subscription; false when the session already had it.
     func subscribe(_ session: WebSocketSession, to channel: String) -> Bool {
         if let list = channels[channel] { return list.insert(session) }
-        let list = SubscriberList()
+        let list = SubscriberList<WebSocketSession>()
         _ = list.insert(session)
         channels[channel] = list
         return true

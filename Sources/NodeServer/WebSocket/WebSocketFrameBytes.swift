@@ -25,9 +25,14 @@ public enum WebSocketFrameBytes {
         return buffer
     }
 
-    /// A close frame with `code` and an optional short reason (at most 123 bytes are kept).
+    /// A close frame with `code` and an optional short reason (at most 123 bytes are kept, whole characters).
     public static func close(code: UInt16, reason: String = "", allocator: ByteBufferAllocator) -> ByteBuffer {
-        let reasonBytes = Array(reason.utf8.prefix(123))
+        var reasonBytes = Array(reason.utf8.prefix(123))
+        // The reason must stay valid UTF-8 (RFC 6455 5.5.1): never keep part of a multi-byte sequence. When the
+        // first byte left out continues a sequence, drop that sequence's continuation bytes and its lead byte.
+        if let next = reason.utf8.dropFirst(123).first, next & 0xC0 == 0x80 {
+            while let last = reasonBytes.popLast(), last & 0xC0 == 0x80 {}
+        }
         var buffer = allocator.buffer(capacity: 4 + reasonBytes.count)
         writeHeader(opcode: 0x8, payloadLength: 2 + reasonBytes.count, into: &buffer)
         buffer.writeInteger(code)

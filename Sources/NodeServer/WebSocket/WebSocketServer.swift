@@ -103,11 +103,47 @@ final class WebSocketServer: Sendable {
 
     /// Headers for the 101 answer, or nil to refuse the upgrade (the refusal handler answers it).
     private func upgradeHeaders(for head: HTTPRequestHead) -> HTTPHeaders? {
-        guard refusal(for: head) == nil else {
+        // NIO's upgrader checks the version and that a key is there, not the rest of RFC 6455 4.2.1.
+        guard refusal(for: head) == nil, Self.isWellFormedUpgrade(head) else {
             api.metrics.refusedUpgrades.increment()
             return nil
         }
         return HTTPHeaders()
+    }
+
+    /// The status for a request on this port that was not upgraded and not refused for its path, origin or
+    /// load (RFC 6455 4.2.1, 4.2.2, 4.4): a WebSocket upgrade with another version than 13 gets 426 (the
+    /// answer names version 13), any other malformed upgrade 400, and a plain HTTP request 426.
+    static func handshakeStatus(for head: HTTPRequestHead) -> HTTPResponseStatus {
+        guard tokens(head, "upgrade").contains("websocket") else { return .upgradeRequired }
+        guard head.headers["sec-websocket-version"] == ["13"] else { return .upgradeRequired }
+        return .badRequest
+    }
+
+    /// RFC 6455 4.2.1: an HTTP/1.1 GET whose Connection lists "Upgrade", with a well-formed key (NIO's
+    /// upgrader checks Upgrade and the version).
+    static func isWellFormedUpgrade(_ head: HTTPRequestHead) -> Bool {
+        head.method == .GET && (head.version.major, head.version.minor) >= (1, 1)
+            && tokens(head, "connection").contains("upgrade")
+            && isValidKey(head.headers.first(name: "sec-websocket-key"))
+    }
+
+    /// The lowercased comma-separated tokens of header `name`.
+    private static func tokens(_ head: HTTPRequestHead, _ name: String) -> [String] {
+        head.headers[name].flatMap { $0.split(separator: ",") }.map { $0.filter { $0 != " " && $0 != "\t" }.lowercased() }
+    }
+
+    /// Whether `key` is a Sec-WebSocket-Key of the form RFC 6455 4.1 requires: 16 bytes in base64.
+    static func isValidKey(_ key: String?) -> Bool {
+        guard let key, key.utf8.count == 24, key.hasSuffix("==") else { return false }
+        return key.utf8.dropLast(2).allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "+"), UInt8(ascii: "/"):
+                true
+            default: false
+            }
+        }
     }
 }
 
@@ -126,7 +162,7 @@ final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandle
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            status = server.refusal(for: head) ?? .upgradeRequired
+            status = server.refusal(for: head) ?? WebSocketServer.handshakeStatus(for: head)
             return
         case .body:
             return
@@ -138,7 +174,8 @@ final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandle
         case .notFound: body = #"{"error":"WebSocket endpoint is at path /"}"#
         case .forbidden: body = #"{"error":"origin not allowed"}"#
         case .serviceUnavailable: body = #"{"error":"connection limit reached"}"#
-        default: body = #"{"error":"this port accepts WebSocket upgrades only"}"#
+        case .badRequest: body = #"{"error":"malformed WebSocket handshake"}"#
+        default: body = #"{"error":"this port accepts WebSocket upgrades only (version 13)"}"#
         }
         var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
         buffer.writeString(body)
@@ -146,6 +183,11 @@ final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandle
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "content-length", value: String(buffer.readableBytes))
         headers.add(name: "connection", value: "close")
+        if status == .upgradeRequired {
+            // RFC 7231 6.5.15: a 426 names the protocol to upgrade to; RFC 6455 4.4: and the version spoken.
+            headers.add(name: "upgrade", value: "websocket")
+            headers.add(name: "sec-websocket-version", value: "13")
+        }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         let channel = context.channel

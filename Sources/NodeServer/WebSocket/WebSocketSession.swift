@@ -9,8 +9,10 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
     public typealias InboundIn = WebSocketFrame
     public typealias OutboundOut = ByteBuffer
 
-    /// A process-unique id for this connection (used for private-channel tokens).
+    /// A process-unique number for this connection.
     public let id: UInt64
+    /// A cluster-unique id for this connection, which private-channel tokens are bound to.
+    public let connectionID: String
     let shard: SubscriptionShard
     private let hub: LocalHub
     private let api: NodeAPI
@@ -25,12 +27,19 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
     private var state: State = .open
     private var fragments: ByteBuffer?
     private var fragmentOpcode: WebSocketOpcode = .text
+    /// Leading bytes of `fragments` (a text message) already checked to be complete UTF-8 code points.
+    private var validatedBytes = 0
     private var pendingFlush = false
+    /// Request-rate token bucket (`maxRequestsPerSecond` per second, the same as burst).
+    private var requestTokens: Double
+    private var lastRefill = NIODeadline.now()
     private var registered = false
 
     init(id: UInt64, shard: SubscriptionShard, hub: LocalHub, api: NodeAPI, settings: WebSocketSettings, writer: ChannelHandlerContext) {
         self.writer = writer
         self.id = id
+        self.connectionID = "\(api.cluster.localName)-\(String(api.cluster.localIncarnation, radix: 36))-\(id)"
+        self.requestTokens = Double(settings.maxRequestsPerSecond)
         self.shard = shard
         self.hub = hub
         self.api = api
@@ -125,6 +134,8 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
             } else {
                 fragmentOpcode = frame.opcode
                 fragments = frame.unmaskedData
+                validatedBytes = 0
+                guard fragmentsMayBeUTF8() else { return close(code: 1007, reason: "invalid UTF-8 in a text message") }
             }
         case .continuation:
             guard var buffer = fragments else { return close(code: 1002, reason: "continuation without a message") }
@@ -139,6 +150,7 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
                 message(opcode: fragmentOpcode, buffer)
             } else {
                 fragments = buffer
+                guard fragmentsMayBeUTF8() else { return close(code: 1007, reason: "invalid UTF-8 in a text message") }
             }
         case .ping:
             writer?.writeAndFlush(NIOAny(WebSocketFrameBytes.pong(frame.unmaskedData, allocator: context.channel.allocator)), promise: nil)
@@ -151,6 +163,19 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
         }
     }
 
+    /// Fail fast (RFC 6455 8.1, Autobahn 6.4): checks the bytes of an unfinished text message received since
+    /// the last check, so invalid UTF-8 closes the connection without waiting for the last fragment. The
+    /// complete message is still validated as a whole in `message`.
+    private func fragmentsMayBeUTF8() -> Bool {
+        guard fragmentOpcode == .text, let buffer = fragments else { return true }
+        let checked = buffer.withUnsafeReadableBytes { bytes in
+            UTF8Validation.validPrefixLength(UnsafeRawBufferPointer(rebasing: bytes[validatedBytes...]))
+        }
+        guard let checked else { return false }
+        validatedBytes += checked
+        return true
+    }
+
     private func message(opcode: WebSocketOpcode, _ buffer: ByteBuffer) {
         guard opcode == .text else {
             // Documented choice: binary messages are refused with close 1003 (unsupported data).
@@ -160,9 +185,21 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
         guard valid else { return close(code: 1007, reason: "invalid UTF-8 in a text message") }
         api.metrics.clientRequests.increment()
         let bound = NIOLoopBound(self, eventLoop: shard.loop)
-        api.handleClientMessage(buffer, from: self).whenSuccess { reply in
+        api.handleClientMessage(buffer, from: self, overRate: !takeRequestToken()).whenSuccess { reply in
             if let reply { bound.value.sendText(reply) }
         }
+    }
+
+    /// Takes one token from the request-rate bucket; false when the client sends faster than allowed.
+    private func takeRequestToken() -> Bool {
+        let now = NIODeadline.now()
+        let rate = Double(settings.maxRequestsPerSecond)
+        let elapsed = Double((now - lastRefill).nanoseconds) / 1e9
+        lastRefill = now
+        requestTokens = min(rate, requestTokens + elapsed * rate)
+        guard requestTokens >= 1 else { return false }
+        requestTokens -= 1
+        return true
     }
 
     private func receivedClose(_ payload: ByteBuffer) {

@@ -15,6 +15,13 @@ public struct WebSocketSettings: Sendable {
     public var closeGrace: TimeAmount = .seconds(2)
     /// Most channels one connection may subscribe to.
     public var maxChannelsPerConnection: Int = 128
+    /// Requests one connection may send per second (a token bucket with this size as its burst); more are
+    /// answered with -32001 until tokens refill.
+    public var maxRequestsPerSecond: Int = 200 {
+        willSet { precondition(newValue > 0, "maxRequestsPerSecond must be positive") }
+    }
+    /// The secret backends sign private-channel tokens with; `private-` channels are refused without it.
+    public var privateChannelSecret: String?
     /// Most WebSocket connections this node accepts; further upgrades get HTTP 503.
     public var maxConnections: Int = 100_000
     /// When not empty, the `Origin` values allowed to open a WebSocket (browsers send one); others get 403.

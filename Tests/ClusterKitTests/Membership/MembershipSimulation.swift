@@ -50,6 +50,8 @@ final class MembershipSimulation {
 
     /// Messages sent (counted at the sender, lost or not).
     private(set) var messagesSent = 0
+    /// `ping` and `pingRequest` messages sent per target name (direct pings by target, ping-reqs by their target).
+    private(set) var probesSent: [String: Int] = [:]
     /// Every `memberChanged` any node emitted, with the time and the observing node.
     private(set) var changes: [(time: Duration, observer: String, change: Membership.MemberChange)] = []
 
@@ -158,6 +160,16 @@ final class MembershipSimulation {
         }
     }
 
+    /// Every running node sees exactly the running nodes as members that are not failed (`alive` or `suspect`).
+    func activeViewsAgree() -> Bool {
+        let expected = runningIndices.map { nodes[$0].name }
+        return runningIndices.allSatisfy { i in
+            let instance = nodes[i].instance
+            return instance.activeCount == expected.count
+                && expected.allSatisfy { instance.member(named: $0)?.state.isActive == true }
+        }
+    }
+
     /// Every running node other than `i` sees `i` in `state`.
     func everyoneSees(_ i: Int, as state: Membership.MemberState) -> Bool {
         runningIndices.filter { $0 != i }.allSatisfy { nodes[$0].instance.member(named: nodes[i].name)?.state == state }
@@ -218,6 +230,11 @@ final class MembershipSimulation {
             switch directive {
             case .send(let message, let to):
                 messagesSent += 1
+                switch message {
+                case .ping: probesSent[to, default: 0] += 1
+                case .pingRequest(_, let target, _): probesSent[target, default: 0] += 1
+                default: break
+                }
                 guard let j = indexByName[to], j != i else { continue }
                 if config.loss > 0 && Double(random.next() >> 11) / Double(1 << 53) < config.loss { continue }
                 var delivered = message

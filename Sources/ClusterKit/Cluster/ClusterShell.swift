@@ -1,0 +1,414 @@
+import Logging
+import NIOCore
+import Synchronization
+
+/// The I/O shell of one cluster node: it feeds mesh events and timer ticks into the pure `Membership.Instance`
+/// and `InterestTable`, carries out every directive they return over the `PeerMesh`, and forwards messages to
+/// exactly the nodes the interest table routes a channel to. All state lives on one event loop (`loop`);
+/// public entry points hop there, so no lock guards the protocol state.
+public final class ClusterShell: @unchecked Sendable {  // mutable state is confined to `loop` (see above)
+    public let settings: ClusterSettings
+    /// The loop that owns membership, interest and pending requests.
+    public let loop: any EventLoop
+    let mesh: PeerMesh
+    private let logger: Logger
+    private let allocator = ByteBufferAllocator()
+    private let startedAt = ContinuousClock.now
+    private var membership: Membership.Instance
+    private var interest: InterestTable
+    private weak var delegate: (any ClusterDeliveryDelegate)?
+    private var tick: Scheduled<Void>?
+    private var digestTimer: RepeatedTask?
+    private var stopping = false
+    private var nextRequestID: UInt64 = 1
+    private var pending: [UInt64: PendingRequest] = [:]
+    private var visibilityWaiters: [VisibilityWaiter] = []
+    private var activations: [String: EventLoopFuture<Void>] = [:]
+    /// Members as other threads see them (status queries), refreshed after every membership event.
+    private let snapshot = Mutex<[MemberView]>([])
+
+    public init(settings: ClusterSettings, group: any EventLoopGroup, logger: Logger) {
+        self.settings = settings
+        self.loop = group.next()
+        var logger = logger
+        logger[metadataKey: "cluster/node"] = "\(settings.nodeName)"
+        self.logger = logger
+        let myself = Membership.Member(name: settings.nodeName, address: settings.advertisedAddress, incarnation: settings.incarnation)
+        self.membership = Membership.Instance(myself: myself, settings: settings.membership, seed: settings.incarnation)
+        self.interest = InterestTable(nodeName: settings.nodeName, epoch: settings.incarnation, settings: settings.interest)
+        let identity = PeerIdentity(name: settings.nodeName, address: settings.advertisedAddress, incarnation: settings.incarnation)
+        self.mesh = PeerMesh(identity: identity, settings: settings.mesh, group: group, logger: logger)
+    }
+
+    public func setDelegate(_ delegate: any ClusterDeliveryDelegate) {
+        self.delegate = delegate
+    }
+
+    private var now: Duration { ContinuousClock.now - startedAt }
+
+    // MARK: Lifecycle
+
+    /// Binds the peer listener, starts the protocol timers and dials the seeds; returns the bound peer port.
+    public func start() async throws -> Int {
+        mesh.setDelegate(self)
+        let port = try await mesh.start()
+        try await loop.submit { [self] in
+            execute(membership.onTick(now: now))
+            let interval = TimeAmount(settings.interest.digestInterval)
+            digestTimer = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+                execute(interest.onDigestTick(peers: activePeers))
+            }
+            refreshSnapshot()
+        }.get()
+        for seed in settings.seeds where seed != settings.advertisedAddress {
+            mesh.connect(to: seed)
+        }
+        return port
+    }
+
+    /// Leaves gracefully: tells every peer this node is `left`, lets that gossip go out, then drains the mesh.
+    public func shutdown() async {
+        let linger = settings.membership.probeInterval * 2
+        try? await loop.submit { [self] in
+            stopping = true
+            execute(membership.leave(now: now))
+            digestTimer?.cancel()
+        }.get()
+        try? await Task.sleep(for: linger)
+        try? await loop.submit { [self] in
+            tick?.cancel()
+            for id in Array(pending.keys) { finish(id) }
+            for waiter in visibilityWaiters { waiter.promise.succeed() }
+            visibilityWaiters.removeAll()
+        }.get()
+        await mesh.shutdown()
+    }
+
+    // MARK: Views (any thread)
+
+    /// Every known member but this node.
+    public func remoteMembers() -> [MemberView] {
+        snapshot.withLock { $0 }
+    }
+
+    /// Names of peers currently alive or suspect (loop only).
+    private var activePeers: [String] {
+        membership.members.compactMap { $0.name != settings.nodeName && $0.state.isActive ? $0.name : nil }
+    }
+
+    private func refreshSnapshot() {
+        let views = membership.members.filter { $0.name != settings.nodeName }.map {
+            MemberView(name: $0.name, address: $0.address, state: "\($0.state)", incarnation: $0.incarnation, connections: 0, subscriptions: 0)
+        }
+        snapshot.withLock { $0 = views }
+    }
+
+    // MARK: Interest (subscribe visibility)
+
+    /// Publishes this node's first subscriber of `channel`; completes once every active peer acknowledged it, or
+    /// after `visibilityTimeout` (laggards are probed at once).
+    public func localChannelActivated(_ channel: String, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        loop.flatSubmit { [self] in
+            let change = interest.localCountChanged(channel: channel, count: 1)
+            execute(interest.flush())
+            let peers = activePeers
+            if interest.isAcknowledged(version: change.visibleAt, by: peers) { return loop.makeSucceededVoidFuture() }
+            let promise = loop.makePromise(of: Void.self)
+            let deadline = loop.scheduleTask(in: TimeAmount(settings.visibilityTimeout)) { [self] in
+                visibilityTimedOut(channel: channel, version: change.visibleAt)
+            }
+            visibilityWaiters.append(VisibilityWaiter(version: change.visibleAt, channel: channel, promise: promise, deadline: deadline))
+            activations[channel] = promise.futureResult
+            promise.futureResult.whenComplete { [self] _ in
+                if activations[channel] === promise.futureResult { activations[channel] = nil }
+            }
+            return promise.futureResult
+        }.hop(to: eventLoop)
+    }
+
+    /// Completes once an activation of `channel` still waiting for acknowledgements is done.
+    public func whenVisible(_ channel: String, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        loop.flatSubmit { [self] in activations[channel] ?? loop.makeSucceededVoidFuture() }.hop(to: eventLoop)
+    }
+
+    /// The last local subscriber of `channel` left; peers learn it lazily (stray forwards are dropped).
+    public func localChannelDeactivated(_ channel: String) {
+        loop.execute { [self] in
+            _ = interest.localCountChanged(channel: channel, count: 0)
+            execute(interest.flush())
+        }
+    }
+
+    private func checkVisibility() {
+        let peers = activePeers
+        visibilityWaiters.removeAll { waiter in
+            guard interest.isAcknowledged(version: waiter.version, by: peers) else { return false }
+            waiter.deadline.cancel()
+            waiter.promise.succeed()
+            return true
+        }
+    }
+
+    private func visibilityTimedOut(channel: String, version: UInt64) {
+        let peers = activePeers
+        let laggards = peers.filter { interest.acknowledgedVersion(by: $0) < version }
+        logger.warning(
+            "peers did not acknowledge a subscription in time; probing them",
+            metadata: ["cluster/channel": "\(channel)", "cluster/peers": "\(laggards)"]
+        )
+        for peer in laggards { execute(membership.onPeerDisconnected(name: peer, now: now)) }
+        visibilityWaiters.removeAll { waiter in
+            guard waiter.version == version, waiter.channel == channel else { return false }
+            waiter.promise.succeed()
+            return true
+        }
+    }
+
+    // MARK: Forwarding
+
+    /// Sends a channel message to every other node with subscribers for it. With `awaitCounts`, the future
+    /// carries each node's delivered count (nodes that do not answer within `forwardTimeout` are left out).
+    public func forward(channel: String, data: ByteBuffer, timestamp: Int, awaitCounts: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<[NodeCount]> {
+        loop.flatSubmit { [self] in
+            let targets = interest.route(channel)
+            guard !targets.isEmpty else { return loop.makeSucceededFuture([]) }
+            return send(kind: .forward, channel: channel, data: data, timestamp: timestamp, to: Array(targets), awaitCounts: awaitCounts)
+        }.hop(to: eventLoop)
+    }
+
+    /// Sends a `notify_all` message to every other active node.
+    public func forwardBroadcast(data: ByteBuffer, timestamp: Int, awaitCounts: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<[NodeCount]> {
+        loop.flatSubmit { [self] in
+            let targets = activePeers
+            guard !targets.isEmpty else { return loop.makeSucceededFuture([]) }
+            return send(kind: .broadcast, channel: nil, data: data, timestamp: timestamp, to: targets, awaitCounts: awaitCounts)
+        }.hop(to: eventLoop)
+    }
+
+    private func send(kind: ClusterFrame.Kind, channel: String?, data: ByteBuffer, timestamp: Int, to targets: [String], awaitCounts: Bool) -> EventLoopFuture<[NodeCount]> {
+        let id = awaitCounts ? nextID() : 0
+        let frame = ClusterFrame.push(requestID: id, timestamp: timestamp, channel: channel, data: data, allocator: allocator)
+        var waiting = Set<String>()
+        for target in targets where mesh.send(kind: kind.rawValue, payload: frame, to: target) == .queued {
+            waiting.insert(target)
+        }
+        guard awaitCounts, !waiting.isEmpty else { return loop.makeSucceededFuture([]) }
+        let promise = loop.makePromise(of: [NodeCount].self)
+        register(id, waiting: waiting, timeout: settings.forwardTimeout, completion: .counts(promise))
+        return promise.futureResult
+    }
+
+    // MARK: Status queries
+
+    /// Every other active node's own counts (nodes that do not answer within `statsTimeout` are left out).
+    public func remoteStats(on eventLoop: any EventLoop) -> EventLoopFuture<[LocalStats]> {
+        loop.flatSubmit { [self] in
+            let id = nextID()
+            let frame = ClusterFrame.statsRequest(requestID: id, allocator: allocator)
+            var waiting = Set<String>()
+            for peer in activePeers where mesh.send(kind: ClusterFrame.Kind.statsRequest.rawValue, payload: frame, to: peer) == .queued {
+                waiting.insert(peer)
+            }
+            guard !waiting.isEmpty else { return loop.makeSucceededFuture([]) }
+            let promise = loop.makePromise(of: [LocalStats].self)
+            register(id, waiting: waiting, timeout: settings.statsTimeout, completion: .stats(promise))
+            return promise.futureResult
+        }.hop(to: eventLoop)
+    }
+
+    // MARK: Pending requests
+
+    private func nextID() -> UInt64 {
+        defer { nextRequestID &+= 1 }
+        return nextRequestID
+    }
+
+    private func register(_ id: UInt64, waiting: Set<String>, timeout: Duration, completion: PendingRequest.Completion) {
+        let timer = loop.scheduleTask(in: TimeAmount(timeout)) { [self] in finish(id) }
+        pending[id] = PendingRequest(waiting: waiting, completion: completion, timer: timer)
+    }
+
+    private func finish(_ id: UInt64) {
+        guard let request = pending.removeValue(forKey: id) else { return }
+        request.timer.cancel()
+        switch request.completion {
+        case .counts(let promise): promise.succeed(request.counts)
+        case .stats(let promise): promise.succeed(request.stats)
+        }
+    }
+
+    private func answered(_ id: UInt64, by peer: String, _ record: (inout PendingRequest) -> Void) {
+        guard var request = pending[id], request.waiting.remove(peer) != nil else { return }
+        record(&request)
+        pending[id] = request
+        if request.waiting.isEmpty { finish(id) }
+    }
+
+    /// A peer is gone: stop waiting for it.
+    private func forgetPending(peer: String) {
+        for id in Array(pending.keys) { answered(id, by: peer) { _ in } }
+    }
+
+    // MARK: Directives
+
+    private func execute(_ directives: [Membership.Directive]) {
+        var membersChanged = false
+        for directive in directives {
+            switch directive {
+            case .send(let message, let name):
+                let bytes = message.encoded()
+                var buffer = allocator.buffer(capacity: bytes.count)
+                buffer.writeBytes(bytes)
+                mesh.send(kind: ClusterFrame.Kind.membership.rawValue, payload: buffer, to: name)
+            case .connect(_, let address):
+                if !stopping { mesh.connect(to: address) }
+            case .memberChanged(let change):
+                membersChanged = true
+                memberChanged(change)
+            case .memberRemoved(let member):
+                membersChanged = true
+                execute(interest.removeNode(member.name))
+                forgetPending(peer: member.name)
+            case .scheduleTick(let delay):
+                tick?.cancel()
+                tick = loop.scheduleTask(in: TimeAmount(delay)) { [self] in execute(membership.onTick(now: now)) }
+            }
+        }
+        if membersChanged {
+            refreshSnapshot()
+            checkVisibility()
+        }
+    }
+
+    private func memberChanged(_ change: Membership.MemberChange) {
+        let member = change.member
+        guard member.name != settings.nodeName else { return }
+        logger.info(
+            "member \(member.state)",
+            metadata: ["cluster/peer": "\(member.name)", "cluster/address": "\(member.address)", "cluster/incarnation": "\(member.incarnation)"]
+        )
+        switch member.state {
+        case .alive, .suspect:
+            if change.previousState == nil || change.previousState == .dead || change.previousState == .left {
+                if !stopping { mesh.connect(to: member.address) }
+                execute(interest.nodeJoined(member.name))
+            }
+        case .dead, .left:
+            execute(interest.removeNode(member.name))
+            forgetPending(peer: member.name)
+            mesh.forget(address: member.address)
+        }
+    }
+
+    private func execute(_ directives: [InterestDirective]) {
+        var acknowledged = false
+        for directive in directives {
+            switch directive {
+            case .broadcast(let message):
+                let payload = buffer(message.encoded())
+                for peer in activePeers { mesh.send(kind: ClusterFrame.Kind.interest.rawValue, payload: payload, to: peer) }
+            case .send(let message, let peer):
+                mesh.send(kind: ClusterFrame.Kind.interest.rawValue, payload: buffer(message.encoded()), to: peer)
+            case .acknowledged:
+                acknowledged = true
+            case .routesChanged:
+                break
+            case .ignored(let reason):
+                logger.trace("interest message ignored", metadata: ["cluster/reason": "\(reason)"])
+            }
+        }
+        if acknowledged { checkVisibility() }
+    }
+
+    private func buffer(_ bytes: [UInt8]) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        return buffer
+    }
+}
+
+// MARK: - Mesh events
+
+extension ClusterShell: PeerMeshDelegate {
+    public func peerMesh(_ mesh: PeerMesh, didConnect peer: PeerIdentity) {
+        loop.execute { [self] in
+            execute(membership.onPeerConnected(name: peer.name, address: peer.address, incarnation: peer.incarnation, now: now))
+            execute(interest.nodeJoined(peer.name))
+        }
+    }
+
+    public func peerMesh(_ mesh: PeerMesh, didDisconnect peer: PeerIdentity) {
+        loop.execute { [self] in
+            forgetPending(peer: peer.name)
+            execute(membership.onPeerDisconnected(name: peer.name, now: now))
+        }
+    }
+
+    public func peerMesh(_ mesh: PeerMesh, didReceive kind: UInt8, payload: ByteBuffer, from peer: PeerIdentity) {
+        switch ClusterFrame.Kind(rawValue: kind) {
+        case .forward, .broadcast:
+            // Delivered right here on the mesh connection's loop: no hop to the cluster loop on the message path.
+            let isForward = kind == ClusterFrame.Kind.forward.rawValue
+            guard let push = ClusterFrame.decodePush(payload, hasChannel: isForward), let delegate else { return }
+            let count: Int
+            if let channel = push.channel {
+                count = delegate.deliverForwarded(channel: channel, data: push.data, timestamp: push.timestamp)
+            } else {
+                count = delegate.deliverForwardedBroadcast(data: push.data, timestamp: push.timestamp)
+            }
+            if push.requestID != 0 {
+                mesh.send(kind: ClusterFrame.Kind.ack.rawValue, payload: ClusterFrame.ack(requestID: push.requestID, count: count, allocator: allocator), to: peer.name)
+            }
+        case .ack:
+            guard let ack = ClusterFrame.decodeAck(payload) else { return }
+            loop.execute { [self] in
+                answered(ack.requestID, by: peer.name) { $0.counts.append(NodeCount(node: peer.name, count: ack.count)) }
+            }
+        case .statsRequest:
+            guard let id = ClusterFrame.decodeStatsRequest(payload), let stats = delegate?.localStats() else { return }
+            mesh.send(kind: ClusterFrame.Kind.statsResponse.rawValue, payload: ClusterFrame.statsResponse(requestID: id, stats: stats, allocator: allocator), to: peer.name)
+        case .statsResponse:
+            guard let response = ClusterFrame.decodeStatsResponse(payload, node: peer.name) else { return }
+            loop.execute { [self] in answered(response.requestID, by: peer.name) { $0.stats.append(response.stats) } }
+        case .membership:
+            guard let message = Membership.Message.decode(payload.readableBytesView) else {
+                logger.warning("undecodable membership message", metadata: ["cluster/peer": "\(peer.name)"])
+                return
+            }
+            loop.execute { [self] in execute(membership.onMessage(message, from: peer.name, now: now)) }
+        case .interest:
+            guard let message = InterestMessage.decode(payload.readableBytesView) else {
+                logger.warning("undecodable interest message", metadata: ["cluster/peer": "\(peer.name)"])
+                return
+            }
+            loop.execute { [self] in
+                // Messages from nodes membership no longer counts as members would resurrect stale routes.
+                guard membership.member(named: peer.name)?.state.isActive == true else { return }
+                execute(interest.apply(message, from: peer.name))
+            }
+        case nil:
+            logger.debug("unknown frame kind", metadata: ["cluster/peer": "\(peer.name)", "cluster/kind": "\(kind)"])
+        }
+    }
+}
+
+/// A request waiting for answers from several peers.
+struct PendingRequest {
+    enum Completion {
+        case counts(EventLoopPromise<[NodeCount]>)
+        case stats(EventLoopPromise<[LocalStats]>)
+    }
+    var waiting: Set<String>
+    var completion: Completion
+    var timer: Scheduled<Void>
+    var counts: [NodeCount] = []
+    var stats: [LocalStats] = []
+}
+
+/// A first subscriber waiting for the cluster to acknowledge its channel.
+struct VisibilityWaiter {
+    var version: UInt64
+    var channel: String
+    var promise: EventLoopPromise<Void>
+    var deadline: Scheduled<Void>
+}
