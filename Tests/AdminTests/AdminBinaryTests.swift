@@ -144,7 +144,10 @@ import Testing
         #expect(report["lost"] == 0)
         #expect(report["duplicated"] == 0)
         #expect(report["delivered"] == 6000)
-        #expect(report["latency_ms"]?["p99"]?.doubleValue != nil)
+        #expect(report["p99_ms"]?.doubleValue != nil)
+        #expect(report["deliveries_per_second"]?.doubleValue != nil)
+        #expect(report["emits_per_second"]?.doubleValue != nil)
+        #expect(report["max_ms"]?.doubleValue != nil)
 
         let table = try await BinaryRunner.run(
             ["bench", "--node", node.msURL, "--ws", node.wsURL, "--subscribers", "5", "--messages", "50", "--notify"],

@@ -171,4 +171,55 @@ import Testing
         try await ms.close()
         await node.stop()
     }
+
+    @Test func twoNodeClusterStatusAndBench() async throws {
+        let peer1 = try await FreePort.find()
+        let peer2 = try await FreePort.find()
+        let n1 = try await NodeLauncher.start(name: "admin-g1", arguments: ["--peer-conn", "127.0.0.1:\(peer1)"])
+        let n2 = try await NodeLauncher.start(
+            name: "admin-g2",
+            arguments: ["--peer-conn", "127.0.0.1:\(peer2)", "--join", "127.0.0.1:\(peer1)"]
+        )
+        do {
+            // Wait (with a deadline) until each node sees both members alive.
+            for node in [n1, n2] {
+                let client = try MessagesSourceClient(url: node.msURL)
+                let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+                var alive = 0
+                while ContinuousClock.now < deadline {
+                    let status = try await client.call(method: "cluster_status")
+                    alive = status["members"]?.arrayValue?.filter { $0["state"] == "alive" }.count ?? 0
+                    if alive == 2 { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(alive == 2, "\(node.name) sees \(alive) alive members")
+                try await client.close()
+            }
+
+            let status = try await BinaryRunner.run(["status", "--node", n1.msURL])
+            #expect(status.status == 0, "\(status.stderr)")
+            #expect(status.stdout.contains("admin-g1") && status.stdout.contains("admin-g2"))
+
+            // Subscribers on n2 only, emits to n1: everything crosses the peer mesh.
+            let result = try await BinaryRunner.run(
+                [
+                    "bench", "--node", n1.msURL, "--ws", n2.wsURL, "--subscribers", "20", "--messages", "300",
+                    "--idle-timeout", "20", "--json",
+                ],
+                timeout: .seconds(300)
+            )
+            #expect(result.status == 0, "\(result.stderr)")
+            let report = try JSONValue(parsing: result.stdout)
+            #expect(report["lost"] == 0, "\(result.stdout)")
+            #expect(report["duplicated"] == 0)
+            #expect(report["delivered"] == 6000)
+        } catch {
+            Issue.record("logs: \(n1.log)\n\(n2.log)")
+            await n2.stop()
+            await n1.stop()
+            throw error
+        }
+        await n2.stop()
+        await n1.stop()
+    }
 }
