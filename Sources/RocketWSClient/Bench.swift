@@ -46,6 +46,38 @@ public enum Bench {
         /// Sum of the `emitted` counts the node reported (emit mode).
         public var reportedEmitted: Int
 
+        public init(
+            subscribers: Int,
+            publishers: Int,
+            messages: Int,
+            accepted: Int,
+            emitErrors: Int,
+            expected: Int,
+            delivered: Int,
+            lost: Int,
+            duplicated: Int,
+            emitSeconds: Double,
+            deliverySeconds: Double,
+            latency: LatencyHistogram,
+            notify: Bool,
+            reportedEmitted: Int
+        ) {
+            self.subscribers = subscribers
+            self.publishers = publishers
+            self.messages = messages
+            self.accepted = accepted
+            self.emitErrors = emitErrors
+            self.expected = expected
+            self.delivered = delivered
+            self.lost = lost
+            self.duplicated = duplicated
+            self.emitSeconds = emitSeconds
+            self.deliverySeconds = deliverySeconds
+            self.latency = latency
+            self.notify = notify
+            self.reportedEmitted = reportedEmitted
+        }
+
         public var emitsPerSecond: Double { self.emitSeconds > 0 ? Double(self.accepted) / self.emitSeconds : 0 }
         public var deliveriesPerSecond: Double {
             self.deliverySeconds > 0 ? Double(self.delivered) / self.deliverySeconds : 0
