@@ -74,6 +74,17 @@ public final class MessagesSourceClient: Sendable {
         self.group = group
     }
 
+    /// A client dropped without ``close()`` still releases its connection.
+    deinit {
+        self.connection.withLock { state in
+            switch state {
+            case .idle: break
+            case .connecting(let future): future.whenSuccess { $0.close(promise: nil) }
+            case .connected(let channel): channel.close(promise: nil)
+            }
+        }
+    }
+
     // MARK: JSON-RPC
 
     /// Sends a request with a fresh id and returns its `result`.

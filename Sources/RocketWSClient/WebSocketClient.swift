@@ -40,6 +40,11 @@ public final class WebSocketClient: Sendable {
         self.mailbox = mailbox
     }
 
+    /// A client dropped without ``close(code:reason:timeout:)`` still releases its socket.
+    deinit {
+        self.channel.close(promise: nil)
+    }
+
     // MARK: Connecting
 
     /// Connects and performs the WebSocket handshake.
