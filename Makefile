@@ -4,10 +4,10 @@ SWIFT        ?= swift
 CONFIG       ?= release
 BIN_RELEASE   = .build/release
 BIN_DEBUG     = .build/debug
-APT_PACKAGES  = libnghttp2-dev pkg-config nghttp2-client nginx-light python3
+APT_PACKAGES  = libnghttp2-dev pkg-config nghttp2-client nginx-light python3 python3-venv python3-yaml openssl
 NODE_ARGS    ?=
 
-.PHONY: all setup build build-debug run test conformance cluster bench clean
+.PHONY: all setup build build-debug run test conformance cluster bench clean validate-deploy test-nginx docker-image
 
 all: build
 
@@ -18,6 +18,8 @@ setup:
 	command -v nghttp >/dev/null 2>&1 || missing="$$missing nghttp2-client"; \
 	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
+	python3 -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	python3 -c 'import yaml' >/dev/null 2>&1 || missing="$$missing python3-yaml"; \
 	if [ -n "$$missing" ]; then \
 	  echo "setup: installing$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -37,7 +39,7 @@ run: build
 ## Build and run every test (unit, handler, loopback, multi-process).
 test: setup
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --no-parallel
 
 ## RFC 6455 server conformance suite (Autobahn fuzzingclient sections 1-7 equivalents), a few seconds.
 conformance: setup
@@ -51,6 +53,19 @@ cluster: build
 ## Benchmarks against fresh release nodes.
 bench: build
 	@scripts/bench.sh $(BIN_RELEASE)
+
+## Check deploy/ without a Docker engine: compose config, Dockerfile vs deploy/README.md, nginx -t, systemd, supervisor.
+validate-deploy: setup
+	scripts/validate-compose.sh
+
+## deploy/compose's nginx config in front of three local nodes, plus validate-compose.sh.
+test-nginx: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter Nginx
+
+## The node image (needs a Docker engine).
+docker-image:
+	docker build -f deploy/compose/Dockerfile -t rocketws:latest .
 
 clean:
 	rm -rf .build

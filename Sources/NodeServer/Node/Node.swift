@@ -106,9 +106,6 @@ public final class Node: Service {
             "node started",
             metadata: ["node/name": "\(name)", "node/ws": "\(ws)", "node/ms": "\(ms)", "node/peer": "\(peer.map(String.init) ?? "none")"]
         )
-        if configuration.clustered, configuration.clusterSecret == nil {
-            logger.warning("no --cluster-secret: any process that reaches the peer port can join this cluster")
-        }
         return BoundPorts(webSocket: ws, messagesSource: ms, peer: peer)
     }
 

@@ -55,15 +55,15 @@ final class NodeProcess: @unchecked Sendable {  // ports are written once before
     private func waitUntilStarted() async throws {
         try process.run()
         let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            let text = log
-            if let line = text.split(separator: "\n").first(where: { $0.contains("node started") }) {
+        // One last look after the deadline too: a starved test task may wake up late.
+        while true {
+            if let line = log.split(separator: "\n").first(where: { $0.contains("node started") }) {
                 ws = Self.field("node/ws", in: line) ?? 0
                 ms = Self.field("node/ms", in: line) ?? 0
                 peer = Self.field("node/peer", in: line) ?? 0
                 return
             }
-            guard process.isRunning else { break }
+            guard process.isRunning, ContinuousClock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(20))
         }
         stop(signal: SIGKILL)
