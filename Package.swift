@@ -106,6 +106,19 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
+        // The client library and rocketws-admin: parsing, golden help, error paths, a fake node, the real node.
+        .testTarget(
+            name: "AdminTests",
+            dependencies: [
+                "RocketWSClient",
+                "rocketws-admin",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
         // Multi-process tests: built binaries on loopback ports.
         .testTarget(
             name: "IntegrationTests",

@@ -1,11 +1,11 @@
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension Bench {
@@ -40,8 +40,9 @@ extension Bench {
             }
             var cursor = index + key.count
             func skipSpace() {
-                while cursor < count, bytes[cursor] == 0x20 || bytes[cursor] == 0x09 || bytes[cursor] == 0x0A
-                    || bytes[cursor] == 0x0D
+                while cursor < count,
+                    bytes[cursor] == 0x20 || bytes[cursor] == 0x09 || bytes[cursor] == 0x0A
+                        || bytes[cursor] == 0x0D
                 {
                     cursor += 1
                 }

@@ -46,13 +46,46 @@ public enum Bench {
         /// Sum of the `emitted` counts the node reported (emit mode).
         public var reportedEmitted: Int
 
+        public init(
+            subscribers: Int,
+            publishers: Int,
+            messages: Int,
+            accepted: Int,
+            emitErrors: Int,
+            expected: Int,
+            delivered: Int,
+            lost: Int,
+            duplicated: Int,
+            emitSeconds: Double,
+            deliverySeconds: Double,
+            latency: LatencyHistogram,
+            notify: Bool,
+            reportedEmitted: Int
+        ) {
+            self.subscribers = subscribers
+            self.publishers = publishers
+            self.messages = messages
+            self.accepted = accepted
+            self.emitErrors = emitErrors
+            self.expected = expected
+            self.delivered = delivered
+            self.lost = lost
+            self.duplicated = duplicated
+            self.emitSeconds = emitSeconds
+            self.deliverySeconds = deliverySeconds
+            self.latency = latency
+            self.notify = notify
+            self.reportedEmitted = reportedEmitted
+        }
+
         public var emitsPerSecond: Double { self.emitSeconds > 0 ? Double(self.accepted) / self.emitSeconds : 0 }
         public var deliveriesPerSecond: Double {
             self.deliverySeconds > 0 ? Double(self.delivered) / self.deliverySeconds : 0
         }
 
+        /// The report as flat JSON (`rocketws-admin bench --json`, read by `scripts/bench.sh`).
         public var json: JSONValue {
-            func ms(_ micros: Int) -> JSONValue { .double((Double(micros) / 10).rounded() / 100) }
+            func ms(_ micros: Double) -> JSONValue { .double((micros / 10).rounded() / 100) }
             return [
                 "mode": self.notify ? "notify" : "emit",
                 "subscribers": .int(self.subscribers),
@@ -66,14 +99,12 @@ public enum Bench {
                 "duplicated": .int(self.duplicated),
                 "emit_seconds": .double((self.emitSeconds * 1000).rounded() / 1000),
                 "delivery_seconds": .double((self.deliverySeconds * 1000).rounded() / 1000),
-                "emits_per_s": .double(self.emitsPerSecond.rounded()),
-                "deliveries_per_s": .double(self.deliveriesPerSecond.rounded()),
-                "latency_ms": [
-                    "p50": ms(self.latency.percentile(0.5)),
-                    "p99": ms(self.latency.percentile(0.99)),
-                    "max": ms(self.latency.maxMicros),
-                    "mean": .double((self.latency.meanMicros / 10).rounded() / 100),
-                ],
+                "emits_per_second": .double(self.emitsPerSecond.rounded()),
+                "deliveries_per_second": .double(self.deliveriesPerSecond.rounded()),
+                "p50_ms": ms(Double(self.latency.percentile(0.5))),
+                "p99_ms": ms(Double(self.latency.percentile(0.99))),
+                "max_ms": ms(Double(self.latency.maxMicros)),
+                "mean_ms": ms(self.latency.meanMicros),
             ]
         }
     }
@@ -244,7 +275,10 @@ public enum Bench {
         var endNanos = 0
     }
 
-    private static func emitAll(_ configuration: Configuration, on group: any EventLoopGroup) async throws
+    private static func emitAll(
+        _ configuration: Configuration,
+        on group: any EventLoopGroup
+    ) async throws
         -> EmitOutcome
     {
         let shared = EmitShared(messages: configuration.messages)

@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import NIOWebSocket
 
 /// Why a ``WebSocketClient`` or ``MessagesSourceClient`` operation failed (other than a JSON-RPC
@@ -67,7 +69,7 @@ public struct ClientError: Error, Equatable, CustomStringConvertible {
         case .connectFailed(let endpoint, let reason): return "cannot connect to \(endpoint): \(reason)"
         case .handshakeFailed(let status): return "WebSocket handshake refused with HTTP \(status)"
         case .httpStatus(let status, let body):
-            let detail = body.isEmpty ? "" : ": \(body.prefix(200))"
+            let detail = body.isEmpty ? "" : ": \(String(body.prefix(200)).replacingNewlines())"
             switch status {
             case 401: return "HTTP 401 Unauthorized (wrong or missing API key)\(detail)"
             default: return "HTTP \(status)\(detail)"
@@ -80,5 +82,38 @@ public struct ClientError: Error, Equatable, CustomStringConvertible {
         case .timeout(let what): return "timed out: \(what)"
         case .invalidResponse(let detail): return "invalid response: \(detail)"
         }
+    }
+}
+
+extension ClientError {
+    /// A short, one-line reason for a failed TCP connect ("Connection refused", "connect timeout").
+    static func describeConnectError(_ error: any Error) -> String {
+        if let error = error as? NIOConnectionError {
+            if error.connectionErrors.isEmpty, error.dnsAError != nil || error.dnsAAAAError != nil {
+                return "cannot resolve host \(error.host)"
+            }
+            if let last = error.connectionErrors.last {
+                return Self.describeConnectError(last.error)
+            }
+        }
+        if let error = error as? IOError {
+            switch error.errnoCode {
+            case 111: return "connection refused"
+            case 113: return "no route to host"
+            case 101: return "network unreachable"
+            case 110: return "connection timed out"
+            default: return "\(error)".replacingNewlines()
+            }
+        }
+        if let error = error as? ChannelError, case .connectTimeout = error {
+            return "connect timeout"
+        }
+        return "\(error)".replacingNewlines()
+    }
+}
+
+extension String {
+    func replacingNewlines() -> String {
+        String(self.map { $0.isNewline ? " " : $0 })
     }
 }

@@ -74,6 +74,17 @@ public final class MessagesSourceClient: Sendable {
         self.group = group
     }
 
+    /// A client dropped without ``close()`` still releases its connection.
+    deinit {
+        self.connection.withLock { state in
+            switch state {
+            case .idle: break
+            case .connecting(let future): future.whenSuccess { $0.close(promise: nil) }
+            case .connected(let channel): channel.close(promise: nil)
+            }
+        }
+    }
+
     // MARK: JSON-RPC
 
     /// Sends a request with a fresh id and returns its `result`.
@@ -114,11 +125,16 @@ public final class MessagesSourceClient: Sendable {
 
     /// `POST path` with `body` as is (bad JSON, batches, huge bodies). `Content-Type: application/json`
     /// and the API key are added unless `headers` already has them.
-    public func postRaw(body: String, headers: [(String, String)] = [], path: String = "/") async throws -> HTTPResponse {
+    public func postRaw(body: String, headers: [(String, String)] = [], path: String = "/") async throws -> HTTPResponse
+    {
         try await self.postRaw(bytes: Array(body.utf8), headers: headers, path: path)
     }
 
-    public func postRaw(bytes: [UInt8], headers: [(String, String)] = [], path: String = "/") async throws
+    public func postRaw(
+        bytes: [UInt8],
+        headers: [(String, String)] = [],
+        path: String = "/"
+    ) async throws
         -> HTTPResponse
     {
         var httpHeaders = HTTPHeaders(headers)
@@ -149,17 +165,34 @@ public final class MessagesSourceClient: Sendable {
             headers.replaceOrAdd(name: "Content-Length", value: String(body.count))
         }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
+        do {
+            return try await self.send(head: head, body: body)
+        } catch is NotSent {
+            // The shared connection closed before the request went out (say, after a `Connection: close`
+            // answer): nothing reached the server, so one retry on a new connection is safe.
+            do {
+                return try await self.send(head: head, body: body)
+            } catch is NotSent {
+                throw ClientError.connectionClosed(reason: "the server closed the connection")
+            }
+        }
+    }
 
+    private func send(head: HTTPRequestHead, body: [UInt8]?) async throws -> HTTPResponse {
         let channel = try await self.channel()
         let promise = channel.eventLoop.makePromise(of: HTTPResponse.self)
         let bodyBuffer = body.map { channel.allocator.buffer(bytes: $0) }
         let timeout = self.requestTimeout
-        let what = "\(method) \(self.endpoint.hostHeader)\(path)"
+        let what = "\(head.method) \(self.endpoint.hostHeader)\(head.uri)"
         let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
             promise.fail(ClientError.timeout("no HTTP answer to \(what) within \(timeout)"))
             channel.close(promise: nil)
         }
-        channel.writeAndFlush(PendingRequest(head: head, body: bodyBuffer, promise: promise), promise: nil)
+        // A write that fails never reached the server whole (or the handler at all, on a connection
+        // that just closed): the caller may retry.
+        channel.writeAndFlush(PendingRequest(head: head, body: bodyBuffer, promise: promise)).whenFailure { _ in
+            promise.fail(NotSent())
+        }
         defer { timer.cancel() }
         return try await promise.futureResult.get()
     }
@@ -206,7 +239,7 @@ public final class MessagesSourceClient: Sendable {
         do {
             return try await future.get()
         } catch {
-            throw ClientError.connectFailed(self.endpoint.description, reason: "\(error)")
+            throw ClientError.connectFailed(self.endpoint.description, reason: ClientError.describeConnectError(error))
         }
     }
 

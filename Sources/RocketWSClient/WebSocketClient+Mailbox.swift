@@ -2,8 +2,9 @@ import NIOCore
 import Synchronization
 
 extension WebSocketClient {
-    /// Holds what arrived on the socket until someone asks for it: answers to pending ``WebSocketClient/call(method:params:timeout:)``
-    /// by id, everything else (pushed messages, id-less errors, the close) in arrival order.
+    /// Holds what arrived on the socket until someone asks for it: answers to pending
+    /// ``WebSocketClient/call(method:params:timeout:)`` by id, everything else (pushed messages,
+    /// id-less errors, the close) in arrival order.
     ///
     /// Fed from the channel's event loop; read from any task. Nothing is dropped: the queue is unbounded,
     /// so a test that ignores pushes while it calls still finds them afterwards.
@@ -13,11 +14,16 @@ extension WebSocketClient {
             var continuation: CheckedContinuation<Event?, Never>
         }
 
+        private struct Pending {
+            var continuation: CheckedContinuation<JSONValue, any Error>
+            var timer: Scheduled<Void>?
+        }
+
         private struct State {
             var queue: [Event] = []
             var head = 0
             var waiters: [Waiter] = []
-            var pending: [Int: CheckedContinuation<JSONValue, any Error>] = [:]
+            var pending: [Int: Pending] = [:]
             var finished = false
             var closeError: ClientError?
             var nextToken: UInt64 = 0
@@ -38,9 +44,10 @@ extension WebSocketClient {
             if hasPending, text.utf8.count < 1 << 20, let value = try? JSONValue(parsing: text),
                 JSONRPC.isResponse(value), let id = value["id"]?.intValue
             {
-                let continuation = self.state.withLock { $0.pending.removeValue(forKey: id) }
-                if let continuation {
-                    continuation.resume(returning: value)
+                let pending = self.state.withLock { $0.pending.removeValue(forKey: id) }
+                if let pending {
+                    pending.timer?.cancel()
+                    pending.continuation.resume(returning: value)
                     return
                 }
             }
@@ -64,7 +71,7 @@ extension WebSocketClient {
 
         /// The connection is gone: no more events; pending calls fail.
         func finish() {
-            let (waiters, pending): ([Waiter], [CheckedContinuation<JSONValue, any Error>]) = self.state.withLock {
+            let (waiters, pending): ([Waiter], [Pending]) = self.state.withLock {
                 state in
                 if state.closeError == nil { state.closeError = .connectionClosed(reason: "connection lost") }
                 state.finished = true
@@ -76,7 +83,10 @@ extension WebSocketClient {
             }
             for waiter in waiters { waiter.continuation.resume(returning: nil) }
             let error = self.state.withLock { $0.closeError } ?? .connectionClosed()
-            for continuation in pending { continuation.resume(throwing: error) }
+            for call in pending {
+                call.timer?.cancel()
+                call.continuation.resume(throwing: error)
+            }
         }
 
         // MARK: Consumer side
@@ -138,23 +148,30 @@ extension WebSocketClient {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<JSONValue, any Error>) in
                 let closed: ClientError? = self.state.withLock { state in
                     if state.finished { return state.closeError ?? .connectionClosed() }
-                    state.pending[id] = continuation
+                    state.pending[id] = Pending(continuation: continuation, timer: nil)
                     return nil
                 }
                 if let closed {
                     continuation.resume(throwing: closed)
                     return
                 }
-                send().whenFailure { error in self.fail(id: id, error: error) }
-                self.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-                    self.fail(id: id, error: ClientError.timeout("no answer to JSON-RPC request \(id)"))
+                let timer = self.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                    self.fail(
+                        id: id,
+                        error: ClientError.timeout("no answer to JSON-RPC request \(id) within \(timeout)")
+                    )
+                }
+                self.state.withLock { state in state.pending[id]?.timer = timer }
+                send().whenFailure { error in
+                    self.fail(id: id, error: ClientError.connectionClosed(reason: "request not sent: \(error)"))
                 }
             }
         }
 
         private func fail(id: Int, error: any Error) {
-            let continuation = self.state.withLock { $0.pending.removeValue(forKey: id) }
-            continuation?.resume(throwing: error)
+            let pending = self.state.withLock { $0.pending.removeValue(forKey: id) }
+            pending?.timer?.cancel()
+            pending?.continuation.resume(throwing: error)
         }
     }
 }

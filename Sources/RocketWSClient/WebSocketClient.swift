@@ -40,6 +40,11 @@ public final class WebSocketClient: Sendable {
         self.mailbox = mailbox
     }
 
+    /// A client dropped without ``close(code:reason:timeout:)`` still releases its socket.
+    deinit {
+        self.channel.close(promise: nil)
+    }
+
     // MARK: Connecting
 
     /// Connects and performs the WebSocket handshake.
@@ -135,7 +140,12 @@ public final class WebSocketClient: Sendable {
         do {
             channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
         } catch {
-            throw ClientError.connectFailed(endpoint.description, reason: "\(error)")
+            let failure = ClientError.connectFailed(
+                endpoint.description,
+                reason: ClientError.describeConnectError(error)
+            )
+            upgraded.fail(failure)
+            throw failure
         }
         let timeout = eventLoop.scheduleTask(in: TimeAmount(connectTimeout)) {
             upgraded.fail(ClientError.timeout("WebSocket handshake with \(endpoint)"))
@@ -224,15 +234,8 @@ public final class WebSocketClient: Sendable {
     public func nextMessage(timeout: Duration = .seconds(10)) async throws -> JSONValue? {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while true {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard remaining > .zero, let event = await self.mailbox.next(timeout: remaining) else {
-                if !self.channel.isActive, let event = await self.mailbox.next(timeout: .zero),
-                    case .text(let text) = event
-                {
-                    return try Self.parse(text)
-                }
-                return nil
-            }
+            let remaining = max(.zero, ContinuousClock.now.duration(to: deadline))
+            guard let event = await self.mailbox.next(timeout: remaining) else { return nil }
             switch event {
             case .text(let text): return try Self.parse(text)
             case .binary: continue

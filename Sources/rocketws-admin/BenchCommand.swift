@@ -1,0 +1,175 @@
+import ArgumentParser
+import RocketWSClient
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+extension RocketWSAdmin {
+    struct BenchCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "bench",
+            abstract: "Load generator: subscribers over several nodes, emits to one, reports throughput and latency.",
+            discussion: """
+                Connects --subscribers WebSocket clients to one channel, spread round-robin over the --ws \
+                URLs, then emits --messages messages to --node over --publishers keep-alive connections. \
+                Each message carries {"seq": i, "t": send_unix_ns}; subscribers record latency, losses and \
+                duplicates. Waits for every delivery or --idle-timeout seconds without one.
+                """
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp("Comma-separated WebSocket URLs subscribers connect to.", valueName: "urls")
+        )
+        var ws: String = "ws://127.0.0.1:58000/"
+
+        @Option(name: .long, help: "WebSocket subscribers on the bench channel.")
+        var subscribers: Int = 1000
+
+        @Option(name: .long, help: "Keep-alive MessagesSource connections emitting in parallel.")
+        var publishers: Int = 4
+
+        @Option(name: .long, help: "Messages to emit.")
+        var messages: Int = 20000
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp("Emits per second in total (default: as fast as accepted).", valueName: "msg/s")
+        )
+        var rate: Double?
+
+        @Flag(name: .long, help: "Emit as JSON-RPC notifications (answered 204) instead of requests.")
+        var notify = false
+
+        @Option(name: .long, help: "Channel to subscribe and emit to.")
+        var channel: String = "bench"
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp("Stop waiting after this many seconds without a delivery.", valueName: "seconds")
+        )
+        var idleTimeout: Double = 5
+
+        @Option(name: .long, help: "Subscribers connecting at the same time.")
+        var connectConcurrency: Int = 64
+
+        func validate() throws {
+            guard self.subscribers >= 1 else { throw ValidationError("--subscribers must be at least 1") }
+            guard self.publishers >= 1 else { throw ValidationError("--publishers must be at least 1") }
+            guard self.messages >= 1 else { throw ValidationError("--messages must be at least 1") }
+            guard self.connectConcurrency >= 1 else {
+                throw ValidationError("--connect-concurrency must be at least 1")
+            }
+            guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+            if let rate = self.rate, rate <= 0 { throw ValidationError("--rate must be positive") }
+            guard !self.channel.isEmpty else { throw ValidationError("--channel must not be empty") }
+        }
+
+        func configuration() throws -> Bench.Configuration {
+            var configuration = Bench.Configuration()
+            do {
+                configuration.webSockets = try self.ws.split(separator: ",").map {
+                    try Endpoint(parsing: String($0), defaultScheme: "ws")
+                }
+                configuration.messagesSource = try Endpoint(parsing: self.global.nodeURL, defaultScheme: "http")
+            } catch {
+                throw AdminError("\(error)")
+            }
+            guard !configuration.webSockets.isEmpty else { throw AdminError("--ws needs at least one URL") }
+            configuration.apiKey = self.global.resolvedAPIKey
+            configuration.channel = self.channel
+            configuration.subscribers = self.subscribers
+            configuration.publishers = self.publishers
+            configuration.messages = self.messages
+            configuration.rate = self.rate
+            configuration.notify = self.notify
+            configuration.idleTimeout = .milliseconds(Int(self.idleTimeout * 1000))
+            configuration.connectConcurrency = self.connectConcurrency
+            return configuration
+        }
+
+        func run() async throws {
+            let configuration = try self.configuration()
+            try FileLimit.raise(needed: self.subscribers + self.publishers + 64)
+            let showProgress = Console.stderrIsTerminal
+            let report = try await reportingErrors(node: self.global.nodeURL) {
+                try await Bench.run(configuration) { line in
+                    if showProgress { Console.error("bench: \(line)") }
+                }
+            }
+            if self.global.json {
+                print(report.json.serialized(pretty: true))
+            } else {
+                print(Self.render(report, nodes: configuration.webSockets.count))
+            }
+        }
+
+        static func render(_ report: Bench.Report, nodes: Int) -> String {
+            func ms(_ micros: Int) -> String { Self.decimal(Double(micros) / 1000, places: 2) }
+            let rows: [[String]] = [
+                ["emits/s", Self.decimal(report.emitsPerSecond, places: 0)],
+                ["deliveries/s", Self.decimal(report.deliveriesPerSecond, places: 0)],
+                ["latency p50 (ms)", ms(report.latency.percentile(0.5))],
+                ["latency p99 (ms)", ms(report.latency.percentile(0.99))],
+                ["latency max (ms)", ms(report.latency.maxMicros)],
+                ["delivered", "\(report.delivered) of \(report.expected)"],
+                ["lost", "\(report.lost)"],
+                ["duplicated", "\(report.duplicated)"],
+                ["emit errors", "\(report.emitErrors)"],
+                ["emit time (s)", Self.decimal(report.emitSeconds, places: 3)],
+                ["delivery time (s)", Self.decimal(report.deliverySeconds, places: 3)],
+            ]
+            let mode = report.notify ? "notify" : "emit"
+            return """
+                bench (\(mode)): \(report.subscribers) subscribers on \(nodes) node(s), \(report.publishers) \
+                publishers, \(report.messages) messages
+                \(Table(headers: ["METRIC", "VALUE"], rows: rows).render())
+                """
+        }
+
+        static func decimal(_ value: Double, places: Int) -> String {
+            guard value.isFinite else { return "-" }
+            var scale = 1.0
+            for _ in 0..<places { scale *= 10 }
+            let scaled = Int((value * scale).rounded())
+            guard places > 0 else { return String(scaled) }
+            let sign = scaled < 0 ? "-" : ""
+            let magnitude = abs(scaled)
+            let whole = magnitude / Int(scale)
+            let fraction = String(magnitude % Int(scale))
+            return "\(sign)\(whole).\(String(repeating: "0", count: places - fraction.count))\(fraction)"
+        }
+    }
+}
+
+/// The per-process open-file limit, raised so a bench can hold thousands of sockets.
+enum FileLimit {
+    /// Raises the soft `RLIMIT_NOFILE` to the hard limit; fails if even that is below `needed`.
+    static func raise(needed: Int) throws {
+        var limit = rlimit()
+        #if os(Linux)
+            let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+            let resource = RLIMIT_NOFILE
+        #endif
+        guard getrlimit(resource, &limit) == 0 else { return }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(resource, &raised) == 0 { limit = raised }
+        }
+        if limit.rlim_cur < rlim_t(needed) {
+            throw AdminError(
+                "open-file limit \(limit.rlim_cur) is too low for this bench (needs about \(needed));"
+                    + " raise it with ulimit -n"
+            )
+        }
+    }
+}

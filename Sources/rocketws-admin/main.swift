@@ -1,2 +1,0 @@
-import RocketWSClient
-print("rocketws-admin")
