@@ -17,6 +17,7 @@ struct RocketWSAdmin: AsyncParsableCommand {
             NotifyAll.self,
             Ping.self,
             Shell.self,
+            Listen.self,
             BenchCommand.self,
         ]
     )
