@@ -76,6 +76,12 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     var goAwaySent = false
 
     let writeChunk = 256 * 1024
+    /// Largest DATA frame on the mesh stream (we announce SETTINGS_MAX_FRAME_SIZE = 1 MiB; nghttp2
+    /// clamps this to what the peer allows).
+    let maxDataFrame = 1 << 20
+    /// The aggregation buffer for frames produced by nghttp2.
+    var out = ByteBuffer()
+    var wroteSinceFlush = false
 
     init(role: Role, mesh: PeerMesh, settings: PeerMeshSettings, logger: Logger) {
         self.role = role
@@ -212,23 +218,62 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     /// channel is writable. Called after every read burst, send batch and submission.
     func pump() {
         guard let context, let session else { return }
-        var wrote = false
+        wroteSinceFlush = false
         do {
             while context.channel.isWritable {
-                var out = context.channel.allocator.buffer(capacity: writeChunk)
-                try session.produceOutput(into: &out, limit: writeChunk)
+                let produced = try session.produceOutput(limit: writeChunk)
+                flushOut(context: context)
                 reportCounters()
-                if out.readableBytes == 0 { break }
-                context.write(wrapOutboundOut(out), promise: nil)
-                wrote = true
-                if out.readableBytes < writeChunk { break }
+                if produced < writeChunk { break }
             }
         } catch {
             fail(context: context, "\(error)")
             return
         }
-        if wrote { context.flush() }
+        if wroteSinceFlush { context.flush() }
         if draining { checkDrained() }
+    }
+
+    /// Writes the aggregation buffer (not flushed).
+    private func flushOut(context: ChannelHandlerContext) {
+        guard out.readableBytes > 0 else { return }
+        context.write(wrapOutboundOut(out), promise: nil)
+        wroteSinceFlush = true
+        out = context.channel.allocator.buffer(capacity: writeChunk)
+    }
+
+    func session(_ session: NghttpSession, output bytes: UnsafeRawBufferPointer) {
+        out.writeBytes(bytes)
+    }
+
+    func session(_ session: NghttpSession, maxDataLengthFor streamID: Int32) -> Int {
+        streamID == meshStreamID ? maxDataFrame : 16_384
+    }
+
+    /// Emits one DATA frame of the mesh stream: header, control bytes (copied), then application
+    /// bytes as slices of the swapped-out queue buffer (not copied).
+    func session(_ session: NghttpSession, sendDataFrame header: UnsafeRawBufferPointer, length: Int, streamID: Int32) {
+        guard let context else { return }
+        out.writeBytes(header)
+        var remaining = length
+        if controlOut.readableBytes > 0 {
+            let n = min(remaining, controlOut.readableBytes)
+            var slice = controlOut.readSlice(length: n)!
+            out.writeBuffer(&slice)
+            remaining -= n
+        }
+        if remaining > 0 {
+            precondition(localOut.readableBytes >= remaining, "mesh stream promised more bytes than it holds")
+            consumedSinceReport += remaining
+            if remaining < 4096 {
+                var slice = localOut.readSlice(length: remaining)!
+                out.writeBuffer(&slice)
+            } else {
+                flushOut(context: context)
+                context.write(wrapOutboundOut(localOut.readSlice(length: remaining)!), promise: nil)
+                wroteSinceFlush = true
+            }
+        }
     }
 
     func reportCounters() {
@@ -271,34 +316,17 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
             responseBodies[streamID] = body
             return .bytes(n, endStream: body.readableBytes == 0)
         }
-        var written = 0
-        if controlOut.readableBytes > 0 {
-            written = copy(from: &controlOut, into: buffer, at: 0)
-        }
+        // Mesh stream: promise bytes now, emit them in `sendDataFrame` (no copy through nghttp2).
+        var available = controlOut.readableBytes
         if case .established(let link) = state {
-            while written < buffer.count {
-                if localOut.readableBytes == 0 && !link.takePending(into: &localOut) { break }
-                let n = copy(from: &localOut, into: buffer, at: written)
-                consumedSinceReport += n
-                written += n
-            }
+            if localOut.readableBytes == 0 { _ = link.takePending(into: &localOut) }
+            available += localOut.readableBytes
         }
-        if written == 0 {
+        if available == 0 {
             meshStreamDeferred = true
             return .deferred
         }
-        return .bytes(written, endStream: false)
-    }
-
-    func copy(from source: inout ByteBuffer, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
-        let n = min(source.readableBytes, buffer.count - offset)
-        source.readWithUnsafeReadableBytes { src in
-            UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + n)])
-                .copyMemory(from: UnsafeRawBufferPointer(rebasing: src.prefix(n)))
-            return n
-        }
-        if source.readableBytes == 0 { source.clear() }
-        return n
+        return .noCopy(min(available, buffer.count))
     }
 
     // MARK: Shutdown
@@ -320,10 +348,10 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
         }
         goAwaySent = true
         session.submitGoAway()
-        var out = context.channel.allocator.buffer(capacity: 256)
-        try? session.produceOutput(into: &out, limit: writeChunk)
+        _ = try? session.produceOutput(limit: writeChunk)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
+        out = ByteBuffer()
     }
 
     /// Closes without draining (replaced by a newer connection, or refused).
