@@ -130,6 +130,10 @@ extension PeerConnectionHandler {
 
     func session(_ session: NghttpSession, didReceiveData chunk: UnsafeRawBufferPointer, streamID: Int32) {
         guard streamID == meshStreamID, chunk.count > 0 else { return }
+        // Work on a local decoder: a stored property would pay an exclusivity check per frame.
+        var decoder = self.decoder
+        self.decoder = PeerFrameDecoder(maxPayloadBytes: 0)
+        defer { self.decoder = decoder }
         // Slice the buffer being fed to nghttp2 when the chunk lies inside it (no copy).
         if let input, let base = inputBase, let start = chunk.baseAddress, start >= base,
             start + chunk.count <= base + input.readableBytes
@@ -139,7 +143,24 @@ extension PeerConnectionHandler {
             decoder.append(ByteBuffer(bytes: chunk))
         }
         do {
-            while let frame = try decoder.next() {
+            while true {
+                if case .established(let link) = state, let delegate {
+                    // Fast path: deliver application frames with no per-frame state lookups.
+                    let peer = link.identity
+                    let mesh = self.mesh
+                    var delivered: UInt64 = 0
+                    defer { receivedSinceReport &+= delivered }
+                    while let frame = try decoder.next() {
+                        if frame.kind >= PeerFrame.firstApplicationKind {
+                            delivered &+= 1
+                            delegate.peerMesh(mesh, didReceive: frame.kind, payload: frame.payload, from: peer)
+                        } else if !receiveFrame(frame) {
+                            return
+                        }
+                    }
+                    return
+                }
+                guard let frame = try decoder.next() else { return }
                 if !receiveFrame(frame) { return }
             }
         } catch {
