@@ -19,31 +19,20 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
         case listener
     }
 
-    enum State {
-        /// Dialer: request sent, waiting for the listener's response headers.
-        /// Listener: waiting for the dialer's request.
-        case awaitingHello
-        /// Dialer: proof sent, waiting for `welcome`. Listener: response sent, waiting for the proof frame.
-        case awaitingProof(peer: PeerIdentity)
-        case established(PeerLink)
-        case closed
-    }
-
     let role: Role
     let mesh: PeerMesh
     let settings: PeerMeshSettings
     var logger: Logger
-    var state: State = .awaitingHello
+    /// The handshake (pure state machine); the link exists once it is established.
+    var handshake: PeerHandshakeStateMachine
+    var link: PeerLink?
+    var isClosed = false
     var session: NghttpSession?
     var context: ChannelHandlerContext?
     var delegate: (any PeerMeshDelegate)?
 
-    // Handshake values.
-    let ownNonce = PeerHandshake.makeNonce()
-    var dialerNonce = ""
-    var listenerNonce = ""
     /// The peer's name as learned in the handshake (kept after close, for reconnect bookkeeping).
-    var learnedPeerName: String?
+    var learnedPeerName: String? { handshake.peer?.name }
     var dialedSelf = false
     var refusedAsDuplicate = false
 
@@ -89,6 +78,8 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
         self.settings = settings
         self.logger = logger
         self.decoder = PeerFrameDecoder(maxPayloadBytes: settings.maxFrameBytes)
+        self.handshake = PeerHandshakeStateMachine(
+            role: role == .listener ? .listener : .dialer, own: mesh.identity, secret: settings.clusterSecret)
     }
 
     // MARK: Channel events
@@ -104,7 +95,7 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     }
 
     func start(context: ChannelHandlerContext) {
-        guard session == nil, case .awaitingHello = state else { return }
+        guard session == nil, !isClosed else { return }
         if let remote = context.channel.remoteAddress { logger[metadataKey: "cluster/remote"] = "\(remote)" }
         let session = NghttpSession(role: role == .listener ? .server : .client, delegate: self)
         self.session = session
@@ -113,15 +104,7 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
             try session.submitSettings(initialWindow: settings.streamWindowBytes)
             try session.setConnectionWindow(settings.connectionWindowBytes)
             if case .dialer = role {
-                let me = mesh.identity
-                ownNonceAsDialer()
-                meshStreamID = try session.submitRequest(
-                    headers: [
-                        (":method", "POST"), (":scheme", "http"), (":path", PeerHandshake.path),
-                        (":authority", me.address), (PeerHandshake.nodeHeader, me.name),
-                        (PeerHandshake.addressHeader, me.address), (PeerHandshake.incarnationHeader, String(me.incarnation)),
-                        (PeerHandshake.nonceHeader, ownNonce),
-                    ], hasBody: true)
+                meshStreamID = try session.submitRequest(headers: handshake.helloHeaders(), hasBody: true)
             }
         } catch {
             fail(context: context, "session setup: \(error)")
@@ -135,15 +118,10 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     }
 
     func handshakeTimedOut() {
-        switch state {
-        case .established, .closed: return
-        case .awaitingHello, .awaitingProof:
-            logger.warning("peer handshake timed out")
-            context?.close(promise: nil)
-        }
+        guard link == nil, !isClosed else { return }
+        logger.warning("peer handshake timed out")
+        context?.close(promise: nil)
     }
-
-    func ownNonceAsDialer() { dialerNonce = ownNonce }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session else { return }
@@ -190,12 +168,13 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     }
 
     func tearDown() {
-        if case .closed = state { return }
-        let link: PeerLink?
-        if case .established(let l) = state { link = l } else { link = nil }
-        state = .closed
-        link?.close()
+        if isClosed { return }
         reportCounters()
+        isClosed = true
+        handshake.onClosed()
+        let link = self.link
+        self.link = nil
+        link?.close()
         pingTask?.cancel()
         pingTask = nil
         handshakeTimeout?.cancel()
@@ -277,7 +256,7 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     }
 
     func reportCounters() {
-        guard case .established(let link) = state else { return }
+        guard let link else { return }
         if consumedSinceReport > 0 {
             link.consumed(consumedSinceReport)
             consumedSinceReport = 0
@@ -318,7 +297,7 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
         }
         // Mesh stream: promise bytes now, emit them in `sendDataFrame` (no copy through nghttp2).
         var available = controlOut.readableBytes
-        if case .established(let link) = state {
+        if let link {
             if localOut.readableBytes == 0 { _ = link.takePending(into: &localOut) }
             available += localOut.readableBytes
         }
@@ -335,7 +314,7 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     func beginDrain() {
         guard !draining else { return }
         draining = true
-        if case .established(let link) = state { link.close() }
+        if let link { link.close() }
         resumeMeshStream()
         pump()
         checkDrained()
@@ -343,7 +322,7 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
 
     func checkDrained() {
         guard let context, let session, !goAwaySent else { return }
-        if case .established(let link) = state {
+        if let link {
             if link.queuedBytes > 0 || controlOut.readableBytes > 0 || session.wantsWrite { return }
         }
         goAwaySent = true
