@@ -88,14 +88,15 @@ public enum MeshBenchmark {
         var retried = 0
         while sent < frames {
             if sent - sender.acked.load(ordering: .acquiring) >= window {
-                await Task.yield()
+                // Wait without spinning: the event loops need the cores.
+                try await Task.sleep(for: .microseconds(100))
                 continue
             }
             switch a.send(kind: dataKind, payload: payload, to: "bench-b") {
             case .queued: sent += 1
             case .dropped:
                 retried += 1
-                await Task.yield()
+                try await Task.sleep(for: .microseconds(100))
             case .notConnected: throw BenchmarkError(description: "link lost during the benchmark")
             }
         }

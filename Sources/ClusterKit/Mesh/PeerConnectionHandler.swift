@@ -328,8 +328,12 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
         goAwaySent = true
         session.submitGoAway()
         _ = try? session.produceOutput(limit: writeChunk)
+        // Half-close and keep reading until the peer closes (it does on GOAWAY): closing with unread
+        // input would make the kernel send RST, and the peer could lose the tail of our data.
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+        }
         out = ByteBuffer()
     }
 

@@ -1,3 +1,4 @@
+import Metrics
 import NIOCore
 import Synchronization
 
@@ -29,6 +30,7 @@ final class PeerLink: Sendable {
     private let queue: Mutex<Queue>
     private let received = Atomic<UInt64>(0)
     private let rttNanos = Atomic<Int64>(-1)
+    private let droppedCounter: Counter
 
     init(
         identity: PeerIdentity, dialer: String, dialedByUs: Bool, maxQueueBytes: Int,
@@ -41,6 +43,7 @@ final class PeerLink: Sendable {
         self.eventLoop = eventLoop
         self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
         self.queue = Mutex(Queue(pending: ByteBufferAllocator().buffer(capacity: 64 * 1024)))
+        self.droppedCounter = Counter(label: "rocketws_mesh_dropped_frames_total", dimensions: [("peer", identity.name)])
     }
 
     /// Appends one frame; callable from any thread.
@@ -59,6 +62,7 @@ final class PeerLink: Sendable {
             q.wakeupScheduled = true
             return (.queued, true)
         }
+        if result == .dropped { droppedCounter.increment() }
         if wake {
             let handler = self.handler
             eventLoop.execute { handler.value.outboundReady() }
