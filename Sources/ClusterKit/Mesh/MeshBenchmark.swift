@@ -1,3 +1,4 @@
+import CNghttp2
 import Logging
 import NIOCore
 import NIOPosix
@@ -15,7 +16,12 @@ public enum MeshBenchmark {
         public var megabytesPerSecond: Double
         /// Sends refused because the queue was full (the producer then waits and retries).
         public var retriedSends: Int
+        /// Process CPU time (user + system, all threads) spent per frame during the run. On a
+        /// shared machine this says more than the wall-clock rate: capacity ~ cores / cpuNanosPerFrame.
+        public var cpuNanosPerFrame: Double
     }
+
+    static func processCPUNanos() -> Double { CNghttp2_processCPUNanos() }
 
     static let dataKind: UInt8 = 16
     static let ackKind: UInt8 = 17
@@ -84,6 +90,7 @@ public enum MeshBenchmark {
         var payload = ByteBuffer()
         payload.writeRepeatingByte(0x61, count: size)
         let start = ContinuousClock.now
+        let cpuStart = processCPUNanos()
         var sent = 0
         var retried = 0
         while sent < frames {
@@ -104,13 +111,15 @@ public enum MeshBenchmark {
             try await Task.sleep(for: .microseconds(200))
         }
         let elapsed = ContinuousClock.now - start
+        let cpu = processCPUNanos() - cpuStart
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         await a.shutdown()
         await b.shutdown()
         try await group.shutdownGracefully()
         return Result(
             frames: frames, frameBytes: size, seconds: seconds, framesPerSecond: Double(frames) / seconds,
-            megabytesPerSecond: Double(frames * size) / seconds / 1e6, retriedSends: retried)
+            megabytesPerSecond: Double(frames * size) / seconds / 1e6, retriedSends: retried,
+            cpuNanosPerFrame: cpu / Double(frames))
     }
 
     struct BenchmarkError: Error, CustomStringConvertible { var description: String }

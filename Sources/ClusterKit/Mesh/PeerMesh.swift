@@ -121,9 +121,17 @@ public final class PeerMesh: Sendable {
         return link.send(kind: kind, payload: payload)
     }
 
+    /// Queues one frame for each named peer (the payload is encoded once per link, never retained).
+    @discardableResult
+    public func send(kind: UInt8, payload: ByteBuffer, toAll peerNames: some Sequence<String>) -> [String: PeerSendResult] {
+        var results: [String: PeerSendResult] = [:]
+        for name in peerNames { results[name] = send(kind: kind, payload: payload, to: name) }
+        return results
+    }
+
     /// Queues one frame for every connected peer; returns the result per peer name.
     @discardableResult
-    public func send(kind: UInt8, payload: ByteBuffer, toAll: Void = ()) -> [String: PeerSendResult] {
+    public func broadcast(kind: UInt8, payload: ByteBuffer) -> [String: PeerSendResult] {
         precondition(kind >= PeerFrame.firstApplicationKind, "frame kinds 0-15 are reserved for the mesh")
         let links = state.withLock { Array($0.links.values) }
         var results: [String: PeerSendResult] = [:]

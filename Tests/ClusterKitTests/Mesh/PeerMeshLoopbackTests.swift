@@ -77,6 +77,12 @@ extension PeerMeshLoopbackTests {
             #expect(x.mesh.send(kind: 16, payload: ByteBuffer(string: x.mesh.identity.name), to: y.mesh.identity.name) == .queued)
         } }
         try await eventually("each got two") { nodes.allSatisfy { $0.delegate.receivedCount == 2 } }
+        let results = nodes[0].mesh.broadcast(kind: 30, payload: ByteBuffer(string: "all"))
+        #expect(results == ["b": .queued, "c": .queued])
+        #expect(nodes[1].mesh.send(kind: 31, payload: ByteBuffer(string: "x"), toAll: ["a", "c", "zz"]) == ["a": .queued, "c": .queued, "zz": .notConnected])
+        try await eventually("broadcast and multi-send arrive") {
+            nodes[1].delegate.receivedCount == 3 && nodes[2].delegate.receivedCount == 4 && nodes[0].delegate.receivedCount == 3
+        }
         for node in nodes {
             #expect(Set(node.delegate.received.map(\.from)) == Set(nodes.map(\.mesh.identity.name)).subtracting([node.mesh.identity.name]))
         }
