@@ -16,6 +16,8 @@ final class PeerLink: Sendable {
     let eventLoop: any EventLoop
     let handler: NIOLoopBound<PeerConnectionHandler>
     let maxQueueBytes: Int
+    /// Frames larger than this are dropped locally (the peer would close the connection on them).
+    let maxFrameBytes: Int
 
     private struct Queue {
         var pending: ByteBuffer
@@ -33,9 +35,10 @@ final class PeerLink: Sendable {
     private let droppedCounter: Counter
 
     init(
-        identity: PeerIdentity, dialer: String, dialedByUs: Bool, maxQueueBytes: Int,
+        identity: PeerIdentity, dialer: String, dialedByUs: Bool, maxQueueBytes: Int, maxFrameBytes: Int,
         handler: PeerConnectionHandler, eventLoop: any EventLoop
     ) {
+        self.maxFrameBytes = maxFrameBytes
         self.identity = identity
         self.dialer = dialer
         self.dialedByUs = dialedByUs
@@ -51,7 +54,7 @@ final class PeerLink: Sendable {
         let size = PeerFrame.headerSize + payload.readableBytes
         let (result, wake): (PeerSendResult, Bool) = queue.withLock { q in
             if q.closed { return (.notConnected, false) }
-            if q.queuedBytes + size > maxQueueBytes {
+            if q.queuedBytes + size > maxQueueBytes || payload.readableBytes > maxFrameBytes {
                 q.dropped &+= 1
                 return (.dropped, false)
             }
