@@ -65,6 +65,9 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     var goAwaySent = false
 
     let writeChunk = 256 * 1024
+    /// DATA payloads below this are copied into the aggregation buffer; larger ones are written as
+    /// slices of the queue buffer.
+    static let copyThreshold = 4096
     /// Largest DATA frame on the mesh stream (we announce SETTINGS_MAX_FRAME_SIZE = 1 MiB; nghttp2
     /// clamps this to what the peer allows).
     let maxDataFrame = 1 << 20
@@ -244,7 +247,7 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
         if remaining > 0 {
             precondition(localOut.readableBytes >= remaining, "mesh stream promised more bytes than it holds")
             consumedSinceReport += remaining
-            if remaining < 4096 {
+            if remaining < Self.copyThreshold {
                 var slice = localOut.readSlice(length: remaining)!
                 out.writeBuffer(&slice)
             } else {
