@@ -56,11 +56,13 @@
 //   session and every call happens on its event loop.
 //
 // ## Performance (release, `MeshBenchmark.run(frames: 5_000_000, size: 100)`, 2-core shared box)
-// - ~125 ns of process CPU per 100-byte frame end to end (producer `send`, sender loop, kernel
-//   loopback, receiver decode + delegate, acks): about 45% producer `send` (two mutexes + encode),
-//   the rest split between the two event loops and the kernel's socket copies.
-// - Wall-clock rate depends on how much of the two cores the process gets: 6-7 M frames/s when
-//   the box was quiet, 2-4.5 M frames/s with a load average of 10-18 from other builds.
+// - 105-120 ns of process CPU per 100-byte frame in steady state, end to end (producer
+//   `PeerSender.send`, sender loop, kernel loopback, receiver decode + delegate, acks back):
+//   about 40% is the producer (mutex + encode), the rest the two event loops and the kernel's
+//   socket copies. Two idle cores would carry roughly 2 / 115 ns, well above 5 M frames/s.
+// - Measured wall-clock rates swing with how much CPU the process gets: 6-7.7 M frames/s in
+//   runs that had the cores, 2-4.5 M frames/s while the load average was 10-18 from other jobs.
 // - What made it fast: NGHTTP2_DATA_FLAG_NO_COPY (queue slices written directly), 1 MiB DATA
 //   frames, one wakeup per send batch with a buffer swap instead of per-frame hops, payloads as
 //   slices of the socket read buffer, and no per-frame property access in the receive loop.
+//   Copying DATA into the aggregation buffer instead of slicing measured ~40% more CPU per frame.
