@@ -2,6 +2,7 @@
 #define ROCKETWS_CNGHTTP2_SHIM_H
 
 #include <string.h>
+#include <sys/resource.h>
 #include <nghttp2/nghttp2.h>
 
 /// The version of libnghttp2 this module was compiled against (a macro in C, a function for Swift).
@@ -35,5 +36,14 @@ static inline int32_t CNghttp2_goawayLastStreamID(const nghttp2_frame *frame) { 
 static inline uint32_t CNghttp2_goawayErrorCode(const nghttp2_frame *frame) { return frame->goaway.error_code; }
 /// The HEADERS category (request, response, push response, trailers) of a received HEADERS frame.
 static inline int CNghttp2_headersCategory(const nghttp2_frame *frame) { return (int)frame->headers.cat; }
+
+/// CPU time (user + system, all threads) consumed by this process so far, in nanoseconds
+/// (RUSAGE_SELF is a macro on some libcs and an enum on others). Used by the mesh benchmark.
+static inline double CNghttp2_processCPUNanos(void) {
+    struct rusage usage;
+    if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+    return (double)usage.ru_utime.tv_sec * 1e9 + (double)usage.ru_utime.tv_usec * 1e3
+        + (double)usage.ru_stime.tv_sec * 1e9 + (double)usage.ru_stime.tv_usec * 1e3;
+}
 
 #endif

@@ -18,8 +18,15 @@ protocol NghttpSessionDelegate: AnyObject {
     func session(_ session: NghttpSession, didReceiveGoAway errorCode: UInt32)
     /// The peer's SETTINGS arrived (the first time and every later time).
     func sessionDidReceiveSettings(_ session: NghttpSession)
-    /// nghttp2 wants body bytes for `streamID`: copy up to `buffer.count` bytes and say how many.
+    /// nghttp2 wants body bytes for `streamID`: copy up to `buffer.count` bytes and say how many,
+    /// or answer `.noCopy(n)` and hand the bytes over later in `sendData`.
     func session(_ session: NghttpSession, readBodyFor streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NghttpSession.BodyRead
+    /// A `.noCopy` DATA frame is due: emit `header` (9 bytes) then exactly `length` body bytes of `streamID`.
+    func session(_ session: NghttpSession, sendDataFrame header: UnsafeRawBufferPointer, length: Int, streamID: Int32)
+    /// Serialized frames to write to the socket, in order (valid only during the call).
+    func session(_ session: NghttpSession, output bytes: UnsafeRawBufferPointer)
+    /// Largest DATA payload to send on `streamID` (the library clamps it to the windows and the peer's max frame size).
+    func session(_ session: NghttpSession, maxDataLengthFor streamID: Int32) -> Int
 }
 
 /// Owns one `nghttp2_session` (client or server role). Not thread-safe: every method must be
@@ -32,6 +39,8 @@ final class NghttpSession {
     enum BodyRead {
         /// `count` bytes were copied; `endStream` ends our side of the stream.
         case bytes(Int, endStream: Bool)
+        /// `count` bytes are ready and will be emitted by `sendDataFrame` without copying through nghttp2.
+        case noCopy(Int)
         /// Nothing to send now; call `resumeBody(streamID:)` when there is.
         case deferred
     }
@@ -47,6 +56,8 @@ final class NghttpSession {
     private var session: OpaquePointer?
     /// Header fields of header blocks being received, by stream id.
     private var pendingHeaders: [Int32: [(name: String, value: String)]] = [:]
+    /// Bytes produced by the current `produceOutput` call.
+    private var produced = 0
 
     init(role: Role, delegate: any NghttpSessionDelegate) {
         self.role = role
@@ -76,8 +87,9 @@ final class NghttpSession {
 
     // MARK: Submitting
 
-    func submitSettings(initialWindow: Int32, maxConcurrentStreams: UInt32 = 100) throws {
+    func submitSettings(initialWindow: Int32, maxFrameSize: UInt32 = 1 << 20, maxConcurrentStreams: UInt32 = 100) throws {
         var entries = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue), value: maxFrameSize),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: UInt32(initialWindow)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: maxConcurrentStreams),
         ]
@@ -142,16 +154,20 @@ final class NghttpSession {
         try check(rv, "mem_recv")
     }
 
-    /// Serializes pending frames into `buffer` until nghttp2 has nothing more or `buffer`
-    /// holds at least `limit` bytes. Returns false if nghttp2 reported a fatal error.
-    func produceOutput(into buffer: inout ByteBuffer, limit: Int) throws {
-        while buffer.readableBytes < limit {
+    /// Serializes pending frames (through the delegate's `output` and `sendDataFrame`) until
+    /// nghttp2 has nothing more or about `limit` bytes were produced. Returns the bytes produced.
+    @discardableResult
+    func produceOutput(limit: Int) throws -> Int {
+        produced = 0
+        while produced < limit {
             var data: UnsafePointer<UInt8>?
             let n = nghttp2_session_mem_send(session, &data)
             try check(n, "mem_send")
-            guard n > 0, let data else { return }
-            buffer.writeBytes(UnsafeRawBufferPointer(start: data, count: n))
+            guard n > 0, let data else { break }
+            produced += n
+            delegate.session(self, output: UnsafeRawBufferPointer(start: data, count: n))
         }
+        return produced
     }
 
     private func check(_ rv: Int, _ operation: String) throws {
@@ -174,10 +190,27 @@ final class NghttpSession {
         case .bytes(let count, let endStream):
             if endStream { flags!.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue }
             return count
+        case .noCopy(let count):
+            flags!.pointee |= NGHTTP2_DATA_FLAG_NO_COPY.rawValue
+            return count
         }
     }
 
     private static func install(_ callbacks: OpaquePointer?) {
+        nghttp2_session_callbacks_set_send_data_callback(callbacks) { _, frame, header, length, _, userData in
+            let me = NghttpSession.from(userData)
+            me.produced += 9 + length
+            me.delegate.session(
+                me, sendDataFrame: UnsafeRawBufferPointer(start: header, count: 9), length: length,
+                streamID: frame!.pointee.hd.stream_id)
+            return 0
+        }
+        nghttp2_session_callbacks_set_data_source_read_length_callback(callbacks) {
+            _, _, streamID, sessionWindow, streamWindow, remoteMaxFrame, userData in
+            let me = NghttpSession.from(userData)
+            let wanted = me.delegate.session(me, maxDataLengthFor: streamID)
+            return max(1, min(wanted, Int(sessionWindow), Int(streamWindow), Int(remoteMaxFrame)))
+        }
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
             let me = NghttpSession.from(userData)
             me.pendingHeaders[frame!.pointee.hd.stream_id] = []

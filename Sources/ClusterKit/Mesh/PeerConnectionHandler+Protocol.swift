@@ -22,9 +22,7 @@ extension PeerConnectionHandler {
             return
         }
         guard path == PeerHandshake.path, method == "POST" else {
-            let authenticated: Bool
-            if case .established = state { authenticated = true } else { authenticated = false }
-            if settings.clusterSecret != nil && !authenticated {
+            if settings.clusterSecret != nil && !handshake.isEstablished {
                 refuse("request for \(path) before the peer handshake")
                 respond(streamID: streamID, status: 401, body: ByteBuffer(string: #"{"error":"peer handshake required"}"#), session: session)
             } else {
@@ -32,82 +30,35 @@ extension PeerConnectionHandler {
             }
             return
         }
-        guard meshStreamID == nil, case .awaitingHello = state, let peer = identity(from: fields), let nonce = fields[PeerHandshake.nonceHeader] else {
-            respond(streamID: streamID, status: 400, body: ByteBuffer(string: #"{"error":"bad mesh handshake"}"#), session: session)
+        guard meshStreamID == nil else {
+            respond(streamID: streamID, status: 400, body: ByteBuffer(string: #"{"error":"mesh stream already open"}"#), session: session)
             return
         }
-        if peer.name == mesh.identity.name {
-            respond(streamID: streamID, status: 409, body: ByteBuffer(string: #"{"error":"dialed itself"}"#), session: session)
-            return
+        switch handshake.onHello(fields) {
+        case .reject(let status, let reason):
+            logger.debug("mesh handshake rejected: \(reason)")
+            respond(streamID: streamID, status: status, body: ByteBuffer(string: #"{"error":"\#(reason)"}"#), session: session)
+        case .respond(let headers):
+            meshStreamID = streamID
+            do {
+                try session.submitResponse(streamID: streamID, headers: headers, hasBody: true)
+            } catch {
+                context.map { fail(context: $0, "\(error)") }
+            }
         }
-        meshStreamID = streamID
-        dialerNonce = nonce
-        listenerNonce = ownNonce
-        learnedPeerName = peer.name
-        let me = mesh.identity
-        var response = [
-            (":status", "200"), (PeerHandshake.nodeHeader, me.name), (PeerHandshake.addressHeader, me.address),
-            (PeerHandshake.incarnationHeader, String(me.incarnation)), (PeerHandshake.nonceHeader, listenerNonce),
-        ]
-        if let secret = settings.clusterSecret {
-            let proof = PeerHandshake.proof(
-                secret: secret, role: "listener", dialerNonce: dialerNonce, listenerNonce: listenerNonce,
-                dialerName: peer.name, listenerName: me.name)
-            response.append((PeerHandshake.proofHeader, PeerHandshake.hex(proof)))
-        }
-        do {
-            try session.submitResponse(streamID: streamID, headers: response, hasBody: true)
-        } catch {
-            context.map { fail(context: $0, "\(error)") }
-            return
-        }
-        state = .awaitingProof(peer: peer)
     }
 
     private func receiveResponse(_ fields: [String: String], session: NghttpSession) {
-        guard case .awaitingHello = state else { return }
-        if fields[":status"] == "409" {
+        switch handshake.onHelloResponse(fields) {
+        case .dialedSelf:
             dialedSelf = true
             context?.close(promise: nil)
-            return
-        }
-        guard fields[":status"] == "200", let peer = identity(from: fields), let nonce = fields[PeerHandshake.nonceHeader] else {
-            refuse("bad handshake response (status \(fields[":status"] ?? "none"))")
+        case .refuse(let reason):
+            refuse(reason)
             context?.close(promise: nil)
-            return
+        case .sendProof(let proof):
+            sendControl(kind: PeerHandshake.Kind.proof, payload: proof)
         }
-        learnedPeerName = peer.name
-        if peer.name == mesh.identity.name {
-            dialedSelf = true
-            context?.close(promise: nil)
-            return
-        }
-        listenerNonce = nonce
-        var proofPayload = ByteBuffer()
-        if let secret = settings.clusterSecret {
-            let expected = PeerHandshake.proof(
-                secret: secret, role: "listener", dialerNonce: dialerNonce, listenerNonce: listenerNonce,
-                dialerName: mesh.identity.name, listenerName: peer.name)
-            guard PeerHandshake.equal(expected, PeerHandshake.unhex(fields[PeerHandshake.proofHeader] ?? "")) else {
-                refuse("listener \(peer) failed to prove the cluster secret")
-                context?.close(promise: nil)
-                return
-            }
-            proofPayload.writeBytes(
-                PeerHandshake.proof(
-                    secret: secret, role: "dialer", dialerNonce: dialerNonce, listenerNonce: listenerNonce,
-                    dialerName: mesh.identity.name, listenerName: peer.name))
-        }
-        state = .awaitingProof(peer: peer)
-        sendControl(kind: PeerHandshake.Kind.proof, payload: proofPayload)
-    }
-
-    private func identity(from fields: [String: String]) -> PeerIdentity? {
-        guard let name = fields[PeerHandshake.nodeHeader], !name.isEmpty,
-            let address = fields[PeerHandshake.addressHeader],
-            let incarnation = fields[PeerHandshake.incarnationHeader].flatMap({ UInt64($0) })
-        else { return nil }
-        return PeerIdentity(name: name, address: address, incarnation: incarnation)
     }
 
     private func respond(streamID: Int32, status: Int, body: ByteBuffer, session: NghttpSession) {
@@ -130,6 +81,10 @@ extension PeerConnectionHandler {
 
     func session(_ session: NghttpSession, didReceiveData chunk: UnsafeRawBufferPointer, streamID: Int32) {
         guard streamID == meshStreamID, chunk.count > 0 else { return }
+        // Work on a local decoder: a stored property would pay an exclusivity check per frame.
+        var decoder = self.decoder
+        self.decoder = PeerFrameDecoder(maxPayloadBytes: 0)
+        defer { self.decoder = decoder }
         // Slice the buffer being fed to nghttp2 when the chunk lies inside it (no copy).
         if let input, let base = inputBase, let start = chunk.baseAddress, start >= base,
             start + chunk.count <= base + input.readableBytes
@@ -139,7 +94,24 @@ extension PeerConnectionHandler {
             decoder.append(ByteBuffer(bytes: chunk))
         }
         do {
-            while let frame = try decoder.next() {
+            while true {
+                if let link, let delegate {
+                    // Fast path: deliver application frames with no per-frame state lookups.
+                    let peer = link.identity
+                    let mesh = self.mesh
+                    var delivered: UInt64 = 0
+                    defer { receivedSinceReport &+= delivered }
+                    while let frame = try decoder.next() {
+                        if frame.kind >= PeerFrame.firstApplicationKind {
+                            delivered &+= 1
+                            delegate.peerMesh(mesh, didReceive: frame.kind, payload: frame.payload, from: peer)
+                        } else if !receiveFrame(frame) {
+                            return
+                        }
+                    }
+                    return
+                }
+                guard let frame = try decoder.next() else { return }
                 if !receiveFrame(frame) { return }
             }
         } catch {
@@ -150,74 +122,49 @@ extension PeerConnectionHandler {
 
     /// Returns false when the connection is being closed.
     private func receiveFrame(_ frame: PeerFrame) -> Bool {
-        switch state {
-        case .established(let link):
-            if frame.kind >= PeerFrame.firstApplicationKind {
-                receivedSinceReport &+= 1
-                delegate?.peerMesh(mesh, didReceive: frame.kind, payload: frame.payload, from: link.identity)
-                return true
-            }
-            if frame.kind == PeerHandshake.Kind.proof || frame.kind == PeerHandshake.Kind.welcome {
-                return protocolError("unexpected handshake frame \(frame.kind)")
-            }
-            return true  // other reserved kinds: ignored (forward compatibility)
-        case .awaitingProof(let peer):
-            switch role {
-            case .listener:
-                guard frame.kind == PeerHandshake.Kind.proof else {
-                    refuse("frame of kind \(frame.kind) from \(peer) before the handshake")
-                    context?.close(promise: nil)
-                    return false
-                }
-                if let secret = settings.clusterSecret {
-                    let expected = PeerHandshake.proof(
-                        secret: secret, role: "dialer", dialerNonce: dialerNonce, listenerNonce: listenerNonce,
-                        dialerName: peer.name, listenerName: mesh.identity.name)
-                    guard PeerHandshake.equal(expected, Array(frame.payload.readableBytesView)) else {
-                        refuse("dialer \(peer) failed to prove the cluster secret")
-                        context?.close(promise: nil)
-                        return false
-                    }
-                }
-                return establish(peer: peer, dialer: peer.name)
-            case .dialer:
-                if frame.kind == PeerHandshake.Kind.duplicate {
-                    refusedAsDuplicate = true
-                    context?.close(promise: nil)
-                    return false
-                }
-                guard frame.kind == PeerHandshake.Kind.welcome else {
-                    return protocolError("frame of kind \(frame.kind) before welcome")
-                }
-                return establish(peer: peer, dialer: mesh.identity.name)
-            }
-        case .awaitingHello, .closed:
-            return protocolError("mesh frame before the handshake")
+        switch handshake.onFrame(kind: frame.kind, payload: frame.payload) {
+        case .deliver:
+            guard let link else { return false }
+            receivedSinceReport &+= 1
+            delegate?.peerMesh(mesh, didReceive: frame.kind, payload: frame.payload, from: link.identity)
+            return true
+        case .ignore:
+            return true
+        case .establish(let peer, let dialer):
+            return establish(peer: peer, dialer: dialer)
+        case .duplicate:
+            refusedAsDuplicate = true
+            context?.close(promise: nil)
+            return false
+        case .refuse(let reason):
+            refuse(reason)
+            context?.close(promise: nil)
+            return false
+        case .protocolError(let reason):
+            mesh.countProtocolError()
+            context.map { fail(context: $0, reason) }
+            return false
         }
-    }
-
-    private func protocolError(_ reason: String) -> Bool {
-        mesh.countProtocolError()
-        context.map { fail(context: $0, reason) }
-        return false
     }
 
     private func establish(peer: PeerIdentity, dialer: String) -> Bool {
         guard let context else { return false }
         let link = PeerLink(
             identity: peer, dialer: dialer, dialedByUs: role != .listener, maxQueueBytes: settings.maxQueueBytes,
-            handler: self, eventLoop: context.eventLoop)
+            maxFrameBytes: settings.maxFrameBytes, handler: self, eventLoop: context.eventLoop)
         logger[metadataKey: "cluster/peer"] = "\(peer)"
         guard case .accepted(let delegate) = mesh.register(link) else {
             if role == .listener { sendControl(kind: PeerHandshake.Kind.duplicate, payload: ByteBuffer()) }
             refusedAsDuplicate = true
             logger.debug("duplicate peer connection closed")
+            handshake.onClosed()
             pump()
             context.close(promise: nil)
             return false
         }
         self.delegate = delegate
-        state = .established(link)
+        self.link = link
+        handshake.onEstablished()
         handshakeTimeout?.cancel()
         handshakeTimeout = nil
         if role == .listener { sendControl(kind: PeerHandshake.Kind.welcome, payload: ByteBuffer()) }
@@ -252,7 +199,7 @@ extension PeerConnectionHandler {
         guard let sent = pingSent, sent.opaque == opaque else { return }
         pingSent = nil
         let rtt = NIODeadline.now() - sent.at
-        if case .established(let link) = state { link.recordRTT(.nanoseconds(rtt.nanoseconds)) }
+        link?.recordRTT(.nanoseconds(rtt.nanoseconds))
     }
 
     private func startPinging(context: ChannelHandlerContext) {

@@ -19,31 +19,20 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
         case listener
     }
 
-    enum State {
-        /// Dialer: request sent, waiting for the listener's response headers.
-        /// Listener: waiting for the dialer's request.
-        case awaitingHello
-        /// Dialer: proof sent, waiting for `welcome`. Listener: response sent, waiting for the proof frame.
-        case awaitingProof(peer: PeerIdentity)
-        case established(PeerLink)
-        case closed
-    }
-
     let role: Role
     let mesh: PeerMesh
     let settings: PeerMeshSettings
     var logger: Logger
-    var state: State = .awaitingHello
+    /// The handshake (pure state machine); the link exists once it is established.
+    var handshake: PeerHandshakeStateMachine
+    var link: PeerLink?
+    var isClosed = false
     var session: NghttpSession?
     var context: ChannelHandlerContext?
     var delegate: (any PeerMeshDelegate)?
 
-    // Handshake values.
-    let ownNonce = PeerHandshake.makeNonce()
-    var dialerNonce = ""
-    var listenerNonce = ""
     /// The peer's name as learned in the handshake (kept after close, for reconnect bookkeeping).
-    var learnedPeerName: String?
+    var learnedPeerName: String? { handshake.peer?.name }
     var dialedSelf = false
     var refusedAsDuplicate = false
 
@@ -76,6 +65,15 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     var goAwaySent = false
 
     let writeChunk = 256 * 1024
+    /// DATA payloads below this are copied into the aggregation buffer; larger ones are written as
+    /// slices of the queue buffer.
+    static let copyThreshold = 4096
+    /// Largest DATA frame on the mesh stream (we announce SETTINGS_MAX_FRAME_SIZE = 1 MiB; nghttp2
+    /// clamps this to what the peer allows).
+    let maxDataFrame = 1 << 20
+    /// The aggregation buffer for frames produced by nghttp2.
+    var out = ByteBuffer()
+    var wroteSinceFlush = false
 
     init(role: Role, mesh: PeerMesh, settings: PeerMeshSettings, logger: Logger) {
         self.role = role
@@ -83,6 +81,8 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
         self.settings = settings
         self.logger = logger
         self.decoder = PeerFrameDecoder(maxPayloadBytes: settings.maxFrameBytes)
+        self.handshake = PeerHandshakeStateMachine(
+            role: role == .listener ? .listener : .dialer, own: mesh.identity, secret: settings.clusterSecret)
     }
 
     // MARK: Channel events
@@ -98,7 +98,7 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     }
 
     func start(context: ChannelHandlerContext) {
-        guard session == nil, case .awaitingHello = state else { return }
+        guard session == nil, !isClosed else { return }
         if let remote = context.channel.remoteAddress { logger[metadataKey: "cluster/remote"] = "\(remote)" }
         let session = NghttpSession(role: role == .listener ? .server : .client, delegate: self)
         self.session = session
@@ -107,15 +107,7 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
             try session.submitSettings(initialWindow: settings.streamWindowBytes)
             try session.setConnectionWindow(settings.connectionWindowBytes)
             if case .dialer = role {
-                let me = mesh.identity
-                ownNonceAsDialer()
-                meshStreamID = try session.submitRequest(
-                    headers: [
-                        (":method", "POST"), (":scheme", "http"), (":path", PeerHandshake.path),
-                        (":authority", me.address), (PeerHandshake.nodeHeader, me.name),
-                        (PeerHandshake.addressHeader, me.address), (PeerHandshake.incarnationHeader, String(me.incarnation)),
-                        (PeerHandshake.nonceHeader, ownNonce),
-                    ], hasBody: true)
+                meshStreamID = try session.submitRequest(headers: handshake.helloHeaders(), hasBody: true)
             }
         } catch {
             fail(context: context, "session setup: \(error)")
@@ -129,15 +121,10 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     }
 
     func handshakeTimedOut() {
-        switch state {
-        case .established, .closed: return
-        case .awaitingHello, .awaitingProof:
-            logger.warning("peer handshake timed out")
-            context?.close(promise: nil)
-        }
+        guard link == nil, !isClosed else { return }
+        logger.warning("peer handshake timed out")
+        context?.close(promise: nil)
     }
-
-    func ownNonceAsDialer() { dialerNonce = ownNonce }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session else { return }
@@ -184,12 +171,13 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     }
 
     func tearDown() {
-        if case .closed = state { return }
-        let link: PeerLink?
-        if case .established(let l) = state { link = l } else { link = nil }
-        state = .closed
-        link?.close()
+        if isClosed { return }
         reportCounters()
+        isClosed = true
+        handshake.onClosed()
+        let link = self.link
+        self.link = nil
+        link?.close()
         pingTask?.cancel()
         pingTask = nil
         handshakeTimeout?.cancel()
@@ -212,27 +200,66 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     /// channel is writable. Called after every read burst, send batch and submission.
     func pump() {
         guard let context, let session else { return }
-        var wrote = false
+        wroteSinceFlush = false
         do {
             while context.channel.isWritable {
-                var out = context.channel.allocator.buffer(capacity: writeChunk)
-                try session.produceOutput(into: &out, limit: writeChunk)
+                let produced = try session.produceOutput(limit: writeChunk)
+                flushOut(context: context)
                 reportCounters()
-                if out.readableBytes == 0 { break }
-                context.write(wrapOutboundOut(out), promise: nil)
-                wrote = true
-                if out.readableBytes < writeChunk { break }
+                if produced < writeChunk { break }
             }
         } catch {
             fail(context: context, "\(error)")
             return
         }
-        if wrote { context.flush() }
+        if wroteSinceFlush { context.flush() }
         if draining { checkDrained() }
     }
 
+    /// Writes the aggregation buffer (not flushed).
+    private func flushOut(context: ChannelHandlerContext) {
+        guard out.readableBytes > 0 else { return }
+        context.write(wrapOutboundOut(out), promise: nil)
+        wroteSinceFlush = true
+        out = context.channel.allocator.buffer(capacity: writeChunk)
+    }
+
+    func session(_ session: NghttpSession, output bytes: UnsafeRawBufferPointer) {
+        out.writeBytes(bytes)
+    }
+
+    func session(_ session: NghttpSession, maxDataLengthFor streamID: Int32) -> Int {
+        streamID == meshStreamID ? maxDataFrame : 16_384
+    }
+
+    /// Emits one DATA frame of the mesh stream: header, control bytes (copied), then application
+    /// bytes as slices of the swapped-out queue buffer (not copied).
+    func session(_ session: NghttpSession, sendDataFrame header: UnsafeRawBufferPointer, length: Int, streamID: Int32) {
+        guard let context else { return }
+        out.writeBytes(header)
+        var remaining = length
+        if controlOut.readableBytes > 0 {
+            let n = min(remaining, controlOut.readableBytes)
+            var slice = controlOut.readSlice(length: n)!
+            out.writeBuffer(&slice)
+            remaining -= n
+        }
+        if remaining > 0 {
+            precondition(localOut.readableBytes >= remaining, "mesh stream promised more bytes than it holds")
+            consumedSinceReport += remaining
+            if remaining < Self.copyThreshold {
+                var slice = localOut.readSlice(length: remaining)!
+                out.writeBuffer(&slice)
+            } else {
+                flushOut(context: context)
+                context.write(wrapOutboundOut(localOut.readSlice(length: remaining)!), promise: nil)
+                wroteSinceFlush = true
+            }
+        }
+    }
+
     func reportCounters() {
-        guard case .established(let link) = state else { return }
+        guard let link else { return }
         if consumedSinceReport > 0 {
             link.consumed(consumedSinceReport)
             consumedSinceReport = 0
@@ -271,34 +298,17 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
             responseBodies[streamID] = body
             return .bytes(n, endStream: body.readableBytes == 0)
         }
-        var written = 0
-        if controlOut.readableBytes > 0 {
-            written = copy(from: &controlOut, into: buffer, at: 0)
+        // Mesh stream: promise bytes now, emit them in `sendDataFrame` (no copy through nghttp2).
+        var available = controlOut.readableBytes
+        if let link {
+            if localOut.readableBytes == 0 { _ = link.takePending(into: &localOut) }
+            available += localOut.readableBytes
         }
-        if case .established(let link) = state {
-            while written < buffer.count {
-                if localOut.readableBytes == 0 && !link.takePending(into: &localOut) { break }
-                let n = copy(from: &localOut, into: buffer, at: written)
-                consumedSinceReport += n
-                written += n
-            }
-        }
-        if written == 0 {
+        if available == 0 {
             meshStreamDeferred = true
             return .deferred
         }
-        return .bytes(written, endStream: false)
-    }
-
-    func copy(from source: inout ByteBuffer, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
-        let n = min(source.readableBytes, buffer.count - offset)
-        source.readWithUnsafeReadableBytes { src in
-            UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + n)])
-                .copyMemory(from: UnsafeRawBufferPointer(rebasing: src.prefix(n)))
-            return n
-        }
-        if source.readableBytes == 0 { source.clear() }
-        return n
+        return .noCopy(min(available, buffer.count))
     }
 
     // MARK: Shutdown
@@ -307,7 +317,7 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     func beginDrain() {
         guard !draining else { return }
         draining = true
-        if case .established(let link) = state { link.close() }
+        if let link { link.close() }
         resumeMeshStream()
         pump()
         checkDrained()
@@ -315,15 +325,19 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
 
     func checkDrained() {
         guard let context, let session, !goAwaySent else { return }
-        if case .established(let link) = state {
+        if let link {
             if link.queuedBytes > 0 || controlOut.readableBytes > 0 || session.wantsWrite { return }
         }
         goAwaySent = true
         session.submitGoAway()
-        var out = context.channel.allocator.buffer(capacity: 256)
-        try? session.produceOutput(into: &out, limit: writeChunk)
+        _ = try? session.produceOutput(limit: writeChunk)
+        // Half-close and keep reading until the peer closes (it does on GOAWAY): closing with unread
+        // input would make the kernel send RST, and the peer could lose the tail of our data.
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+        }
+        out = ByteBuffer()
     }
 
     /// Closes without draining (replaced by a newer connection, or refused).

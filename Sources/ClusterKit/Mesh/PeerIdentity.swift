@@ -26,7 +26,8 @@ public enum PeerSendResult: Sendable, Hashable {
     case queued
     /// No authenticated connection to that peer exists right now; nothing was queued.
     case notConnected
-    /// The peer's outbound queue is full (`PeerMeshSettings.maxQueueBytes`); the frame was dropped and counted.
+    /// The peer's outbound queue is full (`PeerMeshSettings.maxQueueBytes`), or the payload exceeds
+    /// `PeerMeshSettings.maxFrameBytes`; the frame was dropped and counted.
     case dropped
 }
 

@@ -1,3 +1,4 @@
+import Metrics
 import NIOCore
 import Synchronization
 
@@ -15,6 +16,8 @@ final class PeerLink: Sendable {
     let eventLoop: any EventLoop
     let handler: NIOLoopBound<PeerConnectionHandler>
     let maxQueueBytes: Int
+    /// Frames larger than this are dropped locally (the peer would close the connection on them).
+    let maxFrameBytes: Int
 
     private struct Queue {
         var pending: ByteBuffer
@@ -29,11 +32,13 @@ final class PeerLink: Sendable {
     private let queue: Mutex<Queue>
     private let received = Atomic<UInt64>(0)
     private let rttNanos = Atomic<Int64>(-1)
+    private let droppedCounter: Counter
 
     init(
-        identity: PeerIdentity, dialer: String, dialedByUs: Bool, maxQueueBytes: Int,
+        identity: PeerIdentity, dialer: String, dialedByUs: Bool, maxQueueBytes: Int, maxFrameBytes: Int,
         handler: PeerConnectionHandler, eventLoop: any EventLoop
     ) {
+        self.maxFrameBytes = maxFrameBytes
         self.identity = identity
         self.dialer = dialer
         self.dialedByUs = dialedByUs
@@ -41,6 +46,7 @@ final class PeerLink: Sendable {
         self.eventLoop = eventLoop
         self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
         self.queue = Mutex(Queue(pending: ByteBufferAllocator().buffer(capacity: 64 * 1024)))
+        self.droppedCounter = Counter(label: "rocketws_mesh_dropped_frames_total", dimensions: [("peer", identity.name)])
     }
 
     /// Appends one frame; callable from any thread.
@@ -48,7 +54,7 @@ final class PeerLink: Sendable {
         let size = PeerFrame.headerSize + payload.readableBytes
         let (result, wake): (PeerSendResult, Bool) = queue.withLock { q in
             if q.closed { return (.notConnected, false) }
-            if q.queuedBytes + size > maxQueueBytes {
+            if q.queuedBytes + size > maxQueueBytes || payload.readableBytes > maxFrameBytes {
                 q.dropped &+= 1
                 return (.dropped, false)
             }
@@ -59,6 +65,7 @@ final class PeerLink: Sendable {
             q.wakeupScheduled = true
             return (.queued, true)
         }
+        if result == .dropped { droppedCounter.increment() }
         if wake {
             let handler = self.handler
             eventLoop.execute { handler.value.outboundReady() }

@@ -27,7 +27,11 @@ public final class PeerMesh: Sendable {
 
     struct State {
         var delegate: (any PeerMeshDelegate)?
-        var links: [String: PeerLink] = [:]
+        var links: [String: PeerLink] = [:] {
+            didSet { lastLink = nil }
+        }
+        /// The link `send` found last: repeated sends to one peer skip hashing the name.
+        var lastLink: PeerLink?
         var targets: [String: DialTarget] = [:]
         var connections: [ObjectIdentifier: Connection] = [:]
         var serverChannel: (any Channel)?
@@ -107,13 +111,27 @@ public final class PeerMesh: Sendable {
     @discardableResult
     public func send(kind: UInt8, payload: ByteBuffer, to peerName: String) -> PeerSendResult {
         precondition(kind >= PeerFrame.firstApplicationKind, "frame kinds 0-15 are reserved for the mesh")
-        guard let link = state.withLock({ $0.links[peerName] }) else { return .notConnected }
+        let link = state.withLock { st -> PeerLink? in
+            if let last = st.lastLink, last.identity.name == peerName { return last }
+            let link = st.links[peerName]
+            st.lastLink = link
+            return link
+        }
+        guard let link else { return .notConnected }
         return link.send(kind: kind, payload: payload)
+    }
+
+    /// Queues one frame for each named peer (the payload is encoded once per link, never retained).
+    @discardableResult
+    public func send(kind: UInt8, payload: ByteBuffer, toAll peerNames: some Sequence<String>) -> [String: PeerSendResult] {
+        var results: [String: PeerSendResult] = [:]
+        for name in peerNames { results[name] = send(kind: kind, payload: payload, to: name) }
+        return results
     }
 
     /// Queues one frame for every connected peer; returns the result per peer name.
     @discardableResult
-    public func send(kind: UInt8, payload: ByteBuffer, toAll: Void = ()) -> [String: PeerSendResult] {
+    public func broadcast(kind: UInt8, payload: ByteBuffer) -> [String: PeerSendResult] {
         precondition(kind >= PeerFrame.firstApplicationKind, "frame kinds 0-15 are reserved for the mesh")
         let links = state.withLock { Array($0.links.values) }
         var results: [String: PeerSendResult] = [:]

@@ -67,3 +67,22 @@ import Testing
         try await group.shutdownGracefully()
     }
 }
+
+extension PeerMeshBackpressureTests {
+    @Test func frameAboveMaxFrameBytesIsDroppedLocally() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let a = try await TestNode.start(name: "a", group: group) { $0.maxFrameBytes = 1024 }
+        let b = try await TestNode.start(name: "b", group: group)
+        a.mesh.connect(to: b.address)
+        try await eventually("connected") { a.mesh.connectedPeers.count == 1 && b.mesh.connectedPeers.count == 1 }
+        var big = ByteBuffer()
+        big.writeRepeatingByte(1, count: 1025)
+        #expect(a.mesh.send(kind: 16, payload: big, to: "b") == .dropped)
+        #expect(a.mesh.stats().first?.droppedFrames == 1)
+        #expect(a.mesh.send(kind: 16, payload: ByteBuffer(string: "fits"), to: "b") == .queued)
+        try await eventually("small one delivered") { b.delegate.receivedCount == 1 }
+        await a.mesh.shutdown()
+        await b.mesh.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
