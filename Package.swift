@@ -79,6 +79,7 @@ let package = Package(
             name: "rocketws-admin",
             dependencies: [
                 "RocketWSClient",
+                "ClusterKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

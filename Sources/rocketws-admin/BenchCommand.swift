@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterKit
 import RocketWSClient
 
 #if canImport(Glibc)
@@ -60,6 +61,15 @@ extension RocketWSAdmin {
         @Option(name: .long, help: "Subscribers connecting at the same time.")
         var connectConcurrency: Int = 64
 
+        @Flag(name: .long, help: "Measure the HTTP/2 peer mesh alone: two in-process meshes on loopback, one link, acknowledgements on.")
+        var mesh = false
+
+        @Option(name: .long, help: "Frame payload bytes for --mesh.")
+        var frameBytes: Int = 100
+
+        @Option(name: .long, help: "Frames to send for --mesh.")
+        var frames: Int = 5_000_000
+
         func validate() throws {
             guard self.subscribers >= 1 else { throw ValidationError("--subscribers must be at least 1") }
             guard self.publishers >= 1 else { throw ValidationError("--publishers must be at least 1") }
@@ -96,6 +106,7 @@ extension RocketWSAdmin {
         }
 
         func run() async throws {
+            if mesh { return try await runMesh() }
             let configuration = try self.configuration()
             try FileLimit.raise(needed: self.subscribers + self.publishers + 64)
             let showProgress = Console.stderrIsTerminal
@@ -108,6 +119,16 @@ extension RocketWSAdmin {
                 print(report.json.serialized(pretty: true))
             } else {
                 print(Self.render(report, nodes: configuration.webSockets.count))
+            }
+        }
+
+        /// `--mesh`: frames/s and MB/s over one peer link through the public mesh API.
+        func runMesh() async throws {
+            let result = try await MeshBenchmark.run(frames: frames, size: frameBytes)
+            if global.json {
+                print(#"{"frames":\#(result.frames),"frame_bytes":\#(result.frameBytes),"seconds":\#(result.seconds),"frames_per_second":\#(Int(result.framesPerSecond)),"megabytes_per_second":\#(Int(result.megabytesPerSecond)),"cpu_ns_per_frame":\#(Int(result.cpuNanosPerFrame))}"#)
+            } else {
+                print("mesh: \(result.frames) frames of \(result.frameBytes) bytes in \(Self.decimal(result.seconds, places: 2)) s: \(Int(result.framesPerSecond)) frames/s, \(Int(result.megabytesPerSecond)) MB/s, \(Int(result.cpuNanosPerFrame)) ns CPU per frame")
             }
         }
 

@@ -116,6 +116,8 @@ enum Golden {
           ping                    Check that the node answers.
           shell                   Interactive console emulating a backend (help, emit, notify_all,
                                   total_subscribers, ...).
+          listen                  Subscribe to channels over WebSocket and print every message pushed to
+                                  them.
           bench                   Load generator: subscribers over several nodes, emits to one, reports
                                   throughput and latency.
 
