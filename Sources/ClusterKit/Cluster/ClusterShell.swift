@@ -24,6 +24,8 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
     private var pending: [UInt64: PendingRequest] = [:]
     private var visibilityWaiters: [VisibilityWaiter] = []
     private var activations: [String: EventLoopFuture<Void>] = [:]
+    /// Messages sent to another node (one per message and node), for the node's metrics.
+    private let forwarded = Atomic<Int>(0)
     /// Members as other threads see them (status queries), refreshed after every membership event.
     private let snapshot = Mutex<[MemberView]>([])
 
@@ -90,6 +92,9 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
     public func remoteMembers() -> [MemberView] {
         snapshot.withLock { $0 }
     }
+
+    /// Messages forwarded to other nodes so far (one per message and node).
+    public var forwardedMessages: Int { forwarded.load(ordering: .relaxed) }
 
     /// Per-peer link figures of the mesh (queue depth, drops, frames, round-trip time).
     public func linkStats() -> [PeerLinkStats] {
@@ -197,6 +202,7 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
         for target in targets where mesh.send(kind: kind.rawValue, payload: frame, to: target) == .queued {
             waiting.insert(target)
         }
+        forwarded.add(waiting.count, ordering: .relaxed)
         guard awaitCounts, !waiting.isEmpty else { return loop.makeSucceededFuture([]) }
         let promise = loop.makePromise(of: [NodeCount].self)
         register(id, waiting: waiting, timeout: settings.forwardTimeout, completion: .counts(promise))
@@ -355,14 +361,21 @@ extension ClusterShell: PeerMeshDelegate {
             // Delivered right here on the mesh connection's loop: no hop to the cluster loop on the message path.
             let isForward = kind == ClusterFrame.Kind.forward.rawValue
             guard let push = ClusterFrame.decodePush(payload, hasChannel: isForward), let delegate else { return }
-            let count: Int
+            let receipt: DeliveryReceipt
             if let channel = push.channel {
-                count = delegate.deliverForwarded(channel: channel, data: push.data, timestamp: push.timestamp)
+                receipt = delegate.deliverForwarded(channel: channel, data: push.data, timestamp: push.timestamp)
             } else {
-                count = delegate.deliverForwardedBroadcast(data: push.data, timestamp: push.timestamp)
+                receipt = delegate.deliverForwardedBroadcast(data: push.data, timestamp: push.timestamp)
             }
-            if push.requestID != 0 {
-                mesh.send(kind: ClusterFrame.Kind.ack.rawValue, payload: ClusterFrame.ack(requestID: push.requestID, count: count, allocator: allocator), to: peer.name)
+            guard push.requestID != 0 else { return }
+            // The count is known at once; when this node's loops are congested the ack waits for the write,
+            // which slows the emitter down to what this node can deliver.
+            let ack = ClusterFrame.ack(requestID: push.requestID, count: receipt.count, allocator: allocator)
+            let kind = ClusterFrame.Kind.ack.rawValue
+            if let settled = receipt.settled {
+                settled.whenComplete { [mesh] _ in mesh.send(kind: kind, payload: ack, to: peer.name) }
+            } else {
+                mesh.send(kind: kind, payload: ack, to: peer.name)
             }
         case .ack:
             guard let ack = ClusterFrame.decodeAck(payload) else { return }

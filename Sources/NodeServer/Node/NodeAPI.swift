@@ -204,25 +204,31 @@ public final class NodeAPI: Sendable {
         let started = ContinuousClock.now
         let timestamp = Self.unixSeconds()
         metrics.messagesIn.increment()
+        // Forward first, so the other nodes start their fan-out while this one does its own.
+        let remote = cluster.forward(channel: params.channel, data: params.data, timestamp: timestamp, awaitCounts: awaitCounts, on: loop)
         let local = hub.publish(to: params.channel, excluding: excluding) {
             PushFrame.make(data: params.data, kind: .message, timestamp: timestamp, channel: params.channel, allocator: allocator)
         }
-        metrics.messagesOut.increment(by: Int64(local))
-        let remote = cluster.forward(channel: params.channel, data: params.data, timestamp: timestamp, awaitCounts: awaitCounts, on: loop)
-        return remote.map { [metrics] counts in
+        metrics.messagesOut.increment(by: Int64(local.count))
+        return Self.settle(local, remote, on: loop).map { [metrics] counts in
             metrics.publishLatency.record(ContinuousClock.now - started)
-            return Self.reach(local: local, remote: counts)
+            return Self.reach(local: local.count, remote: counts)
         }
     }
 
     private func broadcast(_ data: ByteBuffer, awaitCounts: Bool, on loop: any EventLoop) -> EventLoopFuture<Reach> {
         let timestamp = Self.unixSeconds()
         metrics.broadcastsIn.increment()
-        let frame = PushFrame.make(data: data, kind: .broadcast, timestamp: timestamp, channel: nil, allocator: allocator)
-        let local = hub.broadcast(frame)
-        metrics.messagesOut.increment(by: Int64(local))
-        return cluster.forwardBroadcast(data: data, timestamp: timestamp, awaitCounts: awaitCounts, on: loop)
-            .map { Self.reach(local: local, remote: $0) }
+        let remote = cluster.forwardBroadcast(data: data, timestamp: timestamp, awaitCounts: awaitCounts, on: loop)
+        let local = hub.broadcast(PushFrame.make(data: data, kind: .broadcast, timestamp: timestamp, channel: nil, allocator: allocator))
+        metrics.messagesOut.increment(by: Int64(local.count))
+        return Self.settle(local, remote, on: loop).map { Self.reach(local: local.count, remote: $0) }
+    }
+
+    /// The remote counts, once the local delivery is settled too (only waited for when the loops are congested).
+    private static func settle(_ local: DeliveryReceipt, _ remote: EventLoopFuture<[NodeCount]>, on loop: any EventLoop) -> EventLoopFuture<[NodeCount]> {
+        guard let settled = local.settled else { return remote }
+        return settled.hop(to: loop).flatMap { remote }
     }
 
     private static func reach(local: Int, remote: [NodeCount]) -> Reach {
@@ -234,23 +240,22 @@ public final class NodeAPI: Sendable {
         return reach
     }
 
-    /// Delivers a message that another node forwarded here; returns the local count.
-    public func deliverForwarded(channel: String, data: ByteBuffer, timestamp: Int) -> Int {
+    /// Delivers a message that another node forwarded here.
+    public func deliverForwarded(channel: String, data: ByteBuffer, timestamp: Int) -> DeliveryReceipt {
         metrics.forwardsReceived.increment()
-        let local = hub.publish(to: channel) {
+        let receipt = hub.publish(to: channel) {
             PushFrame.make(data: data, kind: .message, timestamp: timestamp, channel: channel, allocator: allocator)
         }
-        metrics.messagesOut.increment(by: Int64(local))
-        return local
+        metrics.messagesOut.increment(by: Int64(receipt.count))
+        return receipt
     }
 
-    /// Delivers a broadcast that another node forwarded here; returns the local count.
-    public func deliverForwardedBroadcast(data: ByteBuffer, timestamp: Int) -> Int {
+    /// Delivers a broadcast that another node forwarded here.
+    public func deliverForwardedBroadcast(data: ByteBuffer, timestamp: Int) -> DeliveryReceipt {
         metrics.forwardsReceived.increment()
-        let frame = PushFrame.make(data: data, kind: .broadcast, timestamp: timestamp, channel: nil, allocator: allocator)
-        let local = hub.broadcast(frame)
-        metrics.messagesOut.increment(by: Int64(local))
-        return local
+        let receipt = hub.broadcast(PushFrame.make(data: data, kind: .broadcast, timestamp: timestamp, channel: nil, allocator: allocator))
+        metrics.messagesOut.increment(by: Int64(receipt.count))
+        return receipt
     }
 
     static func unixSeconds() -> Int {

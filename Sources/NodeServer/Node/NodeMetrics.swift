@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Prometheus
 
 /// The node's Prometheus metrics, each node with its own registry (so several nodes can live in one process).
@@ -57,6 +58,17 @@ public final class NodeMetrics: Sendable {
         peersSuspect = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "suspect")])
         peersDead = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "dead")])
         peersLeft = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "left")])
+    }
+
+    private let forwardsSeen = NIOLockedValueBox(0)
+
+    /// Brings `rocketws_forwards_sent_total` up to the cluster shell's running total.
+    func recordForwards(total: Int) {
+        let delta = forwardsSeen.withLockedValue { seen -> Int in
+            defer { seen = max(seen, total) }
+            return total - seen
+        }
+        if delta > 0 { forwardsSent.increment(by: Int64(delta)) }
     }
 
     /// The Prometheus text exposition.

@@ -1,3 +1,4 @@
+import ClusterKit
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -90,39 +91,56 @@ public final class LocalHub: Sendable {
 
     // MARK: Publishing (any thread)
 
-    /// Pushes a frame to the local subscribers of `channel` (minus `session`, a subscriber itself); returns how
-    /// many subscribers it goes to. `frame` is built only when there is someone to write it to, once, and the
-    /// same buffer goes to every loop: one hop per loop that has subscribers.
-    @discardableResult
-    func publish(to channel: String, excluding session: WebSocketSession? = nil, frame: () -> ByteBuffer) -> Int {
-        guard let perShard = counts.withLockedValue({ $0.channels[channel] }) else { return 0 }
+    /// Messages a loop may have queued before a publisher is made to wait for its own message's delivery:
+    /// below it an emit is answered at once (its fan-out continues behind), above it the answer waits.
+    static let backlogLimit = 512
+
+    /// Hands a frame to every loop with subscribers of `channel` (minus `session`, a subscriber itself) and
+    /// returns how many subscribers it goes to. `frame` is built only when there is someone to write it to, once,
+    /// and the same buffer goes to every loop. `settled` is nil when the loops keep up; when one of them has
+    /// `backlogLimit` messages queued, it completes once this message is written there (backpressure).
+    func publish(to channel: String, excluding session: WebSocketSession? = nil, frame: () -> ByteBuffer) -> DeliveryReceipt {
+        guard let perShard = counts.withLockedValue({ $0.channels[channel] }) else { return DeliveryReceipt(count: 0) }
         let excluded = session.map { ObjectIdentifier($0) }
         var total = 0
         let frame = frame()
+        var waits: [EventLoopFuture<Void>] = []
         for shard in shards where perShard[shard.index] > 0 {
             total += perShard[shard.index]
-            if shard.loop.inEventLoop {
-                shard.deliver(frame, to: channel, excluding: excluded)
-            } else {
-                shard.loop.execute { shard.deliver(frame, to: channel, excluding: excluded) }
-            }
+            waits.appendIfCongested(dispatch(to: shard) { shard.deliver(frame, to: channel, excluding: excluded) })
         }
         if excluded != nil { total -= 1 }
-        return max(total, 0)
+        return DeliveryReceipt(count: max(total, 0), settled: waits.settled(on: shards[0].loop))
     }
 
-    /// Pushes `frame` to every connected client of this node; returns how many.
-    @discardableResult
-    public func broadcast(_ frame: ByteBuffer) -> Int {
+    /// Hands `frame` to every connected client of this node; returns how many (see `publish` for `settled`).
+    func broadcast(_ frame: ByteBuffer) -> DeliveryReceipt {
         let total = counts.withLockedValue { $0.connections }
+        var waits: [EventLoopFuture<Void>] = []
         for shard in shards {
-            if shard.loop.inEventLoop {
-                shard.deliverToAll(frame)
-            } else {
-                shard.loop.execute { shard.deliverToAll(frame) }
-            }
+            waits.appendIfCongested(dispatch(to: shard) { shard.deliverToAll(frame) })
         }
-        return total
+        return DeliveryReceipt(count: total, settled: waits.settled(on: shards[0].loop))
+    }
+
+    /// Queues `deliver` on the shard's loop (always queued, so the caller answers first); returns a future of
+    /// its completion when the loop is congested.
+    private func dispatch(to shard: SubscriptionShard, _ deliver: @escaping @Sendable () -> Void) -> EventLoopFuture<Void>? {
+        let queued = shard.backlog.add(1, ordering: .relaxed).newValue
+        guard queued > Self.backlogLimit else {
+            shard.loop.execute {
+                deliver()
+                shard.backlog.subtract(1, ordering: .relaxed)
+            }
+            return nil
+        }
+        let promise = shard.loop.makePromise(of: Void.self)
+        shard.loop.execute {
+            deliver()
+            shard.backlog.subtract(1, ordering: .relaxed)
+            promise.succeed()
+        }
+        return promise.futureResult
     }
 
     // MARK: Views
@@ -162,5 +180,16 @@ public final class LocalHub: Sendable {
             shard.loop.submit { for session in shard.sessions.values { body(session) } }
         }
         return EventLoopFuture.andAllSucceed(futures, on: shards[0].loop)
+    }
+}
+
+extension [EventLoopFuture<Void>] {
+    fileprivate mutating func appendIfCongested(_ future: EventLoopFuture<Void>?) {
+        if let future { append(future) }
+    }
+
+    /// nil when nothing is to be waited for.
+    fileprivate func settled(on loop: any EventLoop) -> EventLoopFuture<Void>? {
+        isEmpty ? nil : EventLoopFuture.andAllSucceed(self, on: loop)
     }
 }

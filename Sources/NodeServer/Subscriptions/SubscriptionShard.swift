@@ -1,11 +1,18 @@
 import NIOCore
+import Synchronization
 
 /// The WebSocket sessions and subscriptions of ONE event loop. Everything here runs on `loop`, so the
 /// message path takes no lock: a publish hops once per loop (not once per subscriber), writes the shared
-/// frame to each subscriber and flushes every written connection once per loop tick.
+/// frame to each subscriber, and flushes every written connection once the messages queued behind it on this
+/// loop are written too (so a burst leaves in few large writes rather than one syscall per message).
 final class SubscriptionShard {
     let loop: any EventLoop
     let index: Int
+    /// Messages handed to this loop and not yet written (any thread reads it; publishers add, the loop subtracts).
+    let backlog = Atomic<Int>(0)
+    /// How often a flush may step behind queued deliveries before it flushes anyway (bounds the added latency).
+    private static let maxFlushDeferrals = 8
+    private var flushDeferrals = 0
     private var channels: [String: SubscriberList<WebSocketSession>] = [:]
     private(set) var sessions: [ObjectIdentifier: WebSocketSession] = [:]
     private var dirty: ContiguousArray<WebSocketSession> = []
@@ -69,6 +76,13 @@ final class SubscriptionShard {
     }
 
     private func flushDirty() {
+        // More deliveries are queued behind this task: let them add their frames first, then write once.
+        if backlog.load(ordering: .relaxed) > 0, flushDeferrals < Self.maxFlushDeferrals {
+            flushDeferrals += 1
+            loop.execute { [self] in flushDirty() }
+            return
+        }
+        flushDeferrals = 0
         flushScheduled = false
         let sessions = dirty
         dirty.removeAll(keepingCapacity: true)
