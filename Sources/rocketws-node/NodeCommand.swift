@@ -125,6 +125,7 @@ struct NodeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "rocketws.node")
+        FileLimit.raiseToHardLimit(logger: logger)
         let node = Node(configuration: makeConfiguration(), logger: logger)
         let group = ServiceGroup(
             configuration: .init(
