@@ -85,6 +85,29 @@ import Testing
             let views = [await cluster.states(seenBy: 1), await cluster.states(seenBy: 2), await cluster.states(seenBy: 3)]
             check(false, "n3 declared dead while stopped did not come back alive after SIGCONT; n1, n2, n3 see \(views)")
         }
+        try await Task.sleep(for: .seconds(1))
+
+        // 3. A freeze shorter than the suspicion timeout: at most suspected, then alive again.
+        cluster.node(3).stop(signal: SIGSTOP)
+        try await Task.sleep(for: .milliseconds(500))
+        cluster.node(3).stop(signal: SIGCONT)
+        check(await cluster.waitForAlive(3, timeout: .seconds(20)), "n3 frozen for 500 ms did not come back alive")
+        try await Task.sleep(for: .seconds(1))
+
+        // 4. kill -9 and an immediate restart, before the survivors noticed: the new incarnation takes over.
+        let bouncedAt = ContinuousClock.now
+        cluster.node(3).kill9()
+        try await cluster.startNode(3)
+        let n3Backend = MessagesSourceClient(endpoint: cluster.backend(3).endpoint, requestTimeout: .seconds(5))
+        let bounced = await eventually(timeout: .seconds(20)) {
+            guard let incarnation = await memberIncarnations(n3Backend)["n3"] else { return false }
+            for i in 1...2 where await memberIncarnations(status[i]!)["n3"] != incarnation { return false }
+            return await cluster.waitForAlive(3, timeout: .zero)
+        }
+        try? await n3Backend.close()
+        check(bounced, "n3 killed and restarted at once: n1 and n2 did not take its new incarnation as alive")
+        let bounce = ContinuousClock.now - bouncedAt
+        onN3.append(try await RecordingSubscriber.start(name: "n3-c", port: cluster.node(3).ws, channels: Self.channels))
         try await Task.sleep(for: .seconds(2))
 
         // Stop emitting; every survivor must catch up with everything accepted.
@@ -154,7 +177,7 @@ import Testing
             chaos: \(accepted) emits accepted (\(emitters.map { "\($0.id): \($0.acceptedCount), uncertain \($0.errors.count), slowest \($0.slowest), fewest emitted \($0.fewestEmitted)" }.joined(separator: "; ")))
             chaos: \(delivered) deliveries to \(survivors.count) survivor subscribers (expected \(expected)); n3 subscribers got \(onN3.map(\.total)) (not asserted)
             chaos: kill -9 -> dead on n1+n2 after \(killDetection.map { "\($0)" } ?? "never"); restart -> 3 alive everywhere after \(rejoin)
-            chaos: SIGSTOP -> dead on n1+n2 after \(stopDetection.map { "\($0)" } ?? "never"); SIGCONT -> 3 alive everywhere after \(refutation)
+            chaos: SIGSTOP -> dead on n1+n2 after \(stopDetection.map { "\($0)" } ?? "never"); SIGCONT -> 3 alive everywhere after \(refutation); kill -9 + immediate restart -> 3 alive after \(bounce)
             chaos: RSS \(rssLines.joined(separator: "; ")); whole test \(ContinuousClock.now - testStarted)
             """
         )

@@ -226,6 +226,16 @@ final class RSSSampler: Sendable {
     }
 }
 
+/// member name -> incarnation as one node reports it.
+func memberIncarnations(_ backend: MessagesSourceClient) async -> [String: Int] {
+    guard let status = try? await backend.call(method: "cluster_status"), let members = status["members"]?.arrayValue else { return [:] }
+    var incarnations: [String: Int] = [:]
+    for member in members {
+        if let name = member["name"]?.stringValue, let incarnation = member["incarnation"]?.intValue { incarnations[name] = incarnation }
+    }
+    return incarnations
+}
+
 /// member name -> state as one node reports it, over a connection the caller keeps (no connection per poll).
 func memberStates(_ backend: MessagesSourceClient) async -> [String: String] {
     guard let status = try? await backend.call(method: "cluster_status"), let members = status["members"]?.arrayValue else { return [:] }
