@@ -71,6 +71,7 @@ import Testing
         try await Task.sleep(for: .seconds(1))
 
         // 2. SIGSTOP past the suspicion timeout (until both survivors declare n3 dead, at least 3 s), then SIGCONT.
+        let incarnationBefore = await memberIncarnations(status[1]!)["n3"]
         let stoppedAt = ContinuousClock.now
         cluster.node(3).stop(signal: SIGSTOP)
         let stopDetection = await bothSee("dead", since: stoppedAt)
@@ -85,6 +86,11 @@ import Testing
             let views = [await cluster.states(seenBy: 1), await cluster.states(seenBy: 2), await cluster.states(seenBy: 3)]
             check(false, "n3 declared dead while stopped did not come back alive after SIGCONT; n1, n2, n3 see \(views)")
         }
+        let incarnationAfter = await memberIncarnations(status[1]!)["n3"]
+        check(
+            (incarnationAfter ?? 0) > (incarnationBefore ?? .max),
+            "n3 is alive again without refuting with a higher incarnation: \(incarnationBefore ?? -1) -> \(incarnationAfter ?? -1)"
+        )
         try await Task.sleep(for: .seconds(1))
 
         // 3. A freeze shorter than the suspicion timeout: at most suspected, then alive again.
@@ -177,7 +183,7 @@ import Testing
             chaos: \(accepted) emits accepted (\(emitters.map { "\($0.id): \($0.acceptedCount), uncertain \($0.errors.count), slowest \($0.slowest), fewest emitted \($0.fewestEmitted)" }.joined(separator: "; ")))
             chaos: \(delivered) deliveries to \(survivors.count) survivor subscribers (expected \(expected)); n3 subscribers got \(onN3.map(\.total)) (not asserted)
             chaos: kill -9 -> dead on n1+n2 after \(killDetection.map { "\($0)" } ?? "never"); restart -> 3 alive everywhere after \(rejoin)
-            chaos: SIGSTOP -> dead on n1+n2 after \(stopDetection.map { "\($0)" } ?? "never"); SIGCONT -> 3 alive everywhere after \(refutation); kill -9 + immediate restart -> 3 alive after \(bounce)
+            chaos: SIGSTOP -> dead on n1+n2 after \(stopDetection.map { "\($0)" } ?? "never"); SIGCONT -> 3 alive everywhere after \(refutation) (incarnation \(incarnationBefore ?? -1) -> \(incarnationAfter ?? -1)); kill -9 + immediate restart -> 3 alive after \(bounce)
             chaos: RSS \(rssLines.joined(separator: "; ")); whole test \(ContinuousClock.now - testStarted)
             """
         )
