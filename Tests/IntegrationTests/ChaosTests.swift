@@ -5,6 +5,7 @@ import Testing
 /// Emits keep flowing into n1 and n2 while n3 is killed, restarted, frozen past the suspicion timeout and
 /// thawed: the subscribers on the survivors miss nothing, see nothing twice, and see each emitter in order;
 /// the cluster reconverges and the survivors' memory stays bounded.
+/// `CHAOS_LOGS=1` prints the three nodes' logs at the end (membership transitions) even when the test passes.
 @Suite(.serialized) struct ChaosTests {
     static let channels = ["chaos", "chaos-side"]
 
@@ -187,6 +188,7 @@ import Testing
             chaos: RSS \(rssLines.joined(separator: "; ")); whole test \(ContinuousClock.now - testStarted)
             """
         )
+        if ProcessInfo.processInfo.environment["CHAOS_LOGS"] != nil { cluster.dumpLogs() }
         for subscriber in survivors + onN3 { await subscriber.stop() }
         try await fresh.close()
     }
