@@ -239,6 +239,26 @@ class Backend:
         return answer["result"]
 
 
+async def node_leftovers(host, port):
+    """What the node still holds once every client left: connections gauge, subscriptions, channels, metrics."""
+    backend = Backend(host, port)
+    total = (await backend.call("total_subscribers", {}))["total"]
+    channels = await backend.call("available_channels", {})
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"GET /metrics HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+    text = (await reader.read(-1)).decode(errors="replace")
+    writer.close()
+    metrics = {}
+    for line in text.split("\n"):
+        parts = line.split(" ")
+        if line.startswith("rocketws_") and len(parts) == 2:
+            try:
+                metrics[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return total, channels, metrics
+
+
 def node_sample(pid):
     rss = 0
     with open(f"/proc/{pid}/status") as status:
@@ -422,6 +442,7 @@ async def main():
     phase = "idle"
     sample()
     end_rss, end_fds = rss, fds
+    left_subscribers, left_channels, metrics = await node_leftovers(ms_host, ms_port)
 
     # Verdict.
     warm = min((s for s in samples if s[1] == "load" and s[0] >= args.warmup), key=lambda s: s[0], default=None)
@@ -441,6 +462,11 @@ async def main():
         failures.append(f"connect failures: {STATS.connect_failures}")
     if STATS.unexpected_closes:
         failures.append(f"{STATS.unexpected_closes} connections closed by the server: {STATS.close_codes}")
+    if metrics.get("rocketws_connections", 0) != 0 or left_subscribers != 0 or left_channels:
+        failures.append(f"state left after everyone disconnected: connections gauge {metrics.get('rocketws_connections')}, "
+                        f"{left_subscribers} subscriptions, {len(left_channels)} channels")
+    if metrics.get("rocketws_dropped_slow_clients_total", 0):
+        failures.append(f"{metrics['rocketws_dropped_slow_clients_total']:.0f} clients closed as slow")
     if STATS.emit_errors or STATS.rpc_errors:
         failures.append(f"{STATS.emit_errors} emit errors, {STATS.rpc_errors} JSON-RPC errors")
 
@@ -453,6 +479,9 @@ async def main():
           "fds %d idle -> %d under load -> %d after disconnect" % (
               baseline_rss / 1024, (warm[3] if warm else 0) / 1024, warm[0] if warm else "-", load_rss / 1024,
               end_rss / 1024, baseline_fds, max(s[4] for s in samples), end_fds))
+    print("soak: after disconnect the node reports %s connections, %d subscriptions, %d channels; metrics: %s" % (
+        metrics.get("rocketws_connections", "?"), left_subscribers, len(left_channels),
+        ", ".join(f"{k[9:]}={v:.0f}" for k, v in sorted(metrics.items()) if k.endswith("_total") and "bucket" not in k)))
     for text in STATS.problems:
         print("  problem:", text)
     if args.json:
