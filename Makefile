@@ -7,7 +7,7 @@ BIN_DEBUG     = .build/debug
 APT_PACKAGES  = libnghttp2-dev pkg-config nghttp2-client nginx-light python3 python3-venv python3-yaml openssl
 NODE_ARGS    ?=
 
-.PHONY: all setup build build-debug run test conformance cluster bench clean validate-deploy test-nginx docker-image
+.PHONY: all setup build build-debug run test conformance cluster bench soak clean validate-deploy test-nginx docker-image
 
 all: build
 
@@ -66,6 +66,10 @@ test-nginx: setup
 ## The node image (needs a Docker engine).
 docker-image:
 	docker build -f deploy/compose/Dockerfile -t rocketws:latest .
+
+## Soak: one release node, 10,000 WebSocket connections with churn and emits for 5 minutes (not in `make test`).
+soak: build
+	SKIP_BUILD=1 scripts/soak.sh 300
 
 clean:
 	rm -rf .build
