@@ -60,6 +60,8 @@ extension Membership {
 
         private struct Probe: Sendable {
             var target: String
+            /// The incarnation probed: a failure says nothing about a newer process with the same name.
+            var targetIncarnation: UInt64
             var sequence: UInt64
             var directDeadline: Duration
             var periodEnd: Duration
@@ -301,6 +303,7 @@ extension Membership.Instance {
         let sequence = newSequence()
         probe = Probe(
             target: target,
+            targetIncarnation: records[target]?.member.incarnation ?? 0,
             sequence: sequence,
             directDeadline: now + settings.probeTimeout * (awareness + 1),
             periodEnd: now + period,
@@ -319,7 +322,9 @@ extension Membership.Instance {
         } else {
             adjustAwareness(1)
         }
-        guard let record = records[failed.target], record.member.state.isActive else { return }
+        guard let record = records[failed.target], record.member.state.isActive,
+            record.member.incarnation <= failed.targetIncarnation
+        else { return }
         var suspect = record.member
         suspect.state = .suspect
         apply(Membership.Gossip(member: suspect, suspectedBy: myself.name), now: now, into: &out)

@@ -163,6 +163,18 @@ import Testing
         #expect(next.to == ping.to)
     }
 
+    @Test func aProbeOfTheOldProcessDoesNotSuspectItsRestartedSuccessor() {
+        var a = Self.instance(peers: ["b", "c", "d"])
+        let ping = Self.tickUntilPing(&a, from: .zero)
+        // The probed process is killed and restarted with the same name while the probe is in flight.
+        _ = a.onPeerConnected(name: ping.to, address: "\(ping.to):1", incarnation: 2, now: ping.at + Self.ms(50))
+        _ = a.onTick(now: ping.at + Self.ms(100))
+        let end = a.onTick(now: ping.at + Self.ms(200))
+        #expect(!Self.changes(end).contains { $0.name == ping.to && $0.newState == .suspect })
+        #expect(a.member(named: ping.to)?.state == .alive)
+        #expect(a.member(named: ping.to)?.incarnation == 2)
+    }
+
     @Test func nacksKeepLocalHealthAndAcksLowerIt() {
         var a = Self.instance(peers: ["b", "c", "d"])
         // Three failed probes whose helpers answer nack: health unchanged.
