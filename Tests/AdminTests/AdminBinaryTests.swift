@@ -2,7 +2,7 @@ import Foundation
 import RocketWSClient
 import Testing
 
-/// The built `rocketws-admin` binary: exit codes, one-line errors, output against the fake node.
+/// The built `rocketws-admin` binary: exit codes, one-line errors, the shell against real nodes.
 @Suite struct AdminBinaryTests {
     @Test func unreachableNodeIsOneLineExitOne() async throws {
         let port = try await FreePort.find()
@@ -31,132 +31,69 @@ import Testing
         }
     }
 
-    @Test func emitStatusChannelsAgainstFakeNode() async throws {
-        let node = try await FakeNode.start()
-        let ws = try await WebSocketClient.connect(url: node.wsURL)
-        try await ws.subscribe("chat")
-
-        let emit = try await BinaryRunner.run(["emit", "chat", #"{"text":"hello"}"#, "--node", node.msURL])
-        #expect(emit.status == 0, "\(emit.stderr)")
-        #expect(try JSONValue(parsing: emit.stdout) == ["emitted": 1, "nodes": 1])
-        let pushed = try #require(try await ws.nextMessage(timeout: .seconds(10)))
-        #expect(pushed["text"] == "hello")
-
-        let status = try await BinaryRunner.run(["status", "--node", node.msURL])
-        #expect(status.status == 0)
-        #expect(status.stdout.contains("MEMBERS"))
-        #expect(status.stdout.contains("SUBSCRIPTIONS"))
-        #expect(status.stdout.contains("chat"))
-
-        let json = try await BinaryRunner.run(["status", "--json", "--node", node.msURL])
-        let parsed = try JSONValue(parsing: json.stdout)
-        #expect(parsed["node"] == "fake")
-        #expect(parsed["channels"]?[0]?["channel"] == "chat")
-
-        let channels = try await BinaryRunner.run(["channels", "--node", node.msURL])
-        #expect(channels.stdout.contains("CHANNEL"))
-        #expect(channels.stdout.contains("chat"))
-
-        let notify = try await BinaryRunner.run(["notify-all", #"{"sys":1}"#, "--node", node.msURL])
-        #expect(try JSONValue(parsing: notify.stdout)["notified"] == 1)
-        let broadcast = try #require(try await ws.nextMessage(timeout: .seconds(10)))
-        #expect(broadcast["__type"] == "broadcast")
-
-        let rpcError = try await BinaryRunner.run(["emit", "chat", "[1]", "--node", node.msURL])
-        #expect(rpcError.status == 1)
-        #expect(rpcError.stderrLines.count == 1)
-        #expect(rpcError.stderr.contains("-32602"))
-
-        try await ws.close()
-        await node.stop()
-    }
-
-    @Test func wrongAPIKeyIsOneLineExitOne() async throws {
-        let node = try await FakeNode.start(apiKey: "right")
-        let wrong = try await BinaryRunner.run(["ping", "--node", node.msURL, "--api-key", "wrong"])
-        #expect(wrong.status == 1)
-        #expect(wrong.stderrLines.count == 1)
-        #expect(wrong.stderr.contains("401"))
-        let right = try await BinaryRunner.run(
-            ["ping", "--node", node.msURL],
-            environment: ["ROCKETWS_API_KEY": "right"]
-        )
-        #expect(right.status == 0, "\(right.stderr)")
-        await node.stop()
-    }
-
     @Test func scriptedShell() async throws {
-        let node = try await FakeNode.start()
-        let ws = try await WebSocketClient.connect(url: node.wsURL)
-        try await ws.subscribe("chat")
-        let script = """
-            help
-            emit chat {"a": 1}
-            total_subscribers chat
-            available_channels
-            notify_all {"b": 2}
-            exit
-            emit chat {"never": true}
-            """
-        let result = try await BinaryRunner.run(["shell", "--node", node.msURL], stdin: script)
-        #expect(result.status == 0, "\(result.stderr)")
-        let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.contains(#"{"emitted":1,"nodes":1}"#))
-        #expect(lines.contains(#"{"nodes":{"fake":1},"total":1}"#))
-        #expect(lines.contains(#"["chat"]"#))
-        #expect(lines.contains(#"{"nodes":1,"notified":1}"#))
-        #expect(try await ws.nextMessage(timeout: .seconds(10))?["a"] == 1)
-        #expect(try await ws.nextMessage(timeout: .seconds(10))?["b"] == 2)
-        #expect(try await ws.nextMessage(timeout: .milliseconds(200)) == nil)
+        try await NodeLauncher.with(name: "shell") { node in
+            let ws = try await WebSocketClient.connect(url: node.wsURL)
+            try await ws.subscribe("chat")
+            let script = """
+                help
+                emit chat {"a": 1}
+                total_subscribers chat
+                available_channels
+                notify_all {"b": 2}
+                exit
+                emit chat {"never": true}
+                """
+            let result = try await BinaryRunner.run(["shell", "--node", node.msURL], stdin: script)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("connect <url>"))
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.contains(#"{"emitted":1,"nodes":1}"#), "\(lines)")
+            #expect(lines.contains(#"{"nodes":{"shell":1},"total":1}"#), "\(lines)")
+            #expect(lines.contains(#"["chat"]"#), "\(lines)")
+            #expect(lines.contains(#"{"nodes":1,"notified":1}"#), "\(lines)")
+            let first = try #require(try await ws.nextMessage(timeout: .seconds(20)))
+            #expect(first["a"] == 1)
+            #expect(first["__type"] == "message")
+            #expect(first["__channel"] == "chat")
+            let now = Int(Date().timeIntervalSince1970)
+            #expect(abs((first["__ts"]?.intValue ?? 0) - now) < 300, "__ts \(first)")
+            let second = try #require(try await ws.nextMessage(timeout: .seconds(20)))
+            #expect(second["b"] == 2)
+            #expect(second["__type"] == "broadcast")
+            #expect(second["__channel"] == nil)
+            // Nothing after `exit` was sent: the next message is one emitted once the shell is gone.
+            let backend = try node.messagesSource()
+            _ = try await backend.call(method: "emit", params: ["channel": "chat", "data": ["after": true]])
+            let next = try #require(try await ws.nextMessage(timeout: .seconds(20)))
+            #expect(next["after"] == true, "\(next)")
+            try await backend.close()
 
-        let failing = try await BinaryRunner.run(["shell", "--node", node.msURL], stdin: "emit chat {bad\nbogus\n")
-        #expect(failing.status == 1)
-        #expect(failing.stderrLines.count == 2)
-        try await ws.close()
-        await node.stop()
+            let failing = try await BinaryRunner.run(["shell", "--node", node.msURL], stdin: "emit chat {bad\nbogus\n")
+            #expect(failing.status == 1)
+            #expect(failing.stderrLines.count == 2, "\(failing.stderr)")
+            try await ws.close()
+        }
     }
 
     @Test func shellConnectSwitchesNode() async throws {
-        let first = try await FakeNode.start()
-        let second = try await FakeNode.start()
-        let ws = try await WebSocketClient.connect(url: second.wsURL)
-        try await ws.subscribe("room")
-        let script = "available_channels\nconnect \(second.msURL)\navailable_channels\n"
-        let result = try await BinaryRunner.run(["shell", "--node", first.msURL], stdin: script)
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.split(separator: "\n") == ["[]", "connected to \(second.msURL)", #"["room"]"#])
-        try await ws.close()
-        await first.stop()
-        await second.stop()
-    }
-
-    @Test func benchJSONAgainstFakeNode() async throws {
-        let node = try await FakeNode.start()
-        let result = try await BinaryRunner.run(
-            [
-                "bench", "--node", node.msURL, "--ws", "\(node.wsURL),\(node.wsURL)", "--subscribers", "30",
-                "--messages", "200", "--publishers", "2", "--json",
-            ],
-            timeout: .seconds(120)
-        )
-        #expect(result.status == 0, "\(result.stderr)")
-        let report = try JSONValue(parsing: result.stdout)
-        #expect(report["lost"] == 0)
-        #expect(report["duplicated"] == 0)
-        #expect(report["delivered"] == 6000)
-        #expect(report["p99_ms"]?.doubleValue != nil)
-        #expect(report["deliveries_per_second"]?.doubleValue != nil)
-        #expect(report["emits_per_second"]?.doubleValue != nil)
-        #expect(report["max_ms"]?.doubleValue != nil)
-
-        let table = try await BinaryRunner.run(
-            ["bench", "--node", node.msURL, "--ws", node.wsURL, "--subscribers", "5", "--messages", "50", "--notify"],
-            timeout: .seconds(120)
-        )
-        #expect(table.status == 0, "\(table.stderr)")
-        #expect(table.stdout.contains("deliveries/s"))
-        #expect(table.stdout.contains("latency p99 (ms)"))
-        await node.stop()
+        // Two separate single-node clusters: what `available_channels` lists shows which node answers.
+        try await NodeLauncher.with(name: "shell-first") { first in
+            try await NodeLauncher.with(name: "shell-second") { second in
+                let ws = try await WebSocketClient.connect(url: second.wsURL)
+                try await ws.subscribe("room")
+                let script = "available_channels\nconnect \(second.msURL)\navailable_channels\nemit room {\"x\":1}\n"
+                let result = try await BinaryRunner.run(["shell", "--node", first.msURL], stdin: script)
+                #expect(result.status == 0, "\(result.stderr)")
+                #expect(
+                    result.stdout.split(separator: "\n") == [
+                        "[]", "connected to \(second.msURL)", #"["room"]"#, #"{"emitted":1,"nodes":1}"#,
+                    ]
+                )
+                #expect(try await ws.nextMessage(timeout: .seconds(20))?["x"] == 1)
+                try await ws.close()
+            }
+        }
     }
 
     @Test func benchUnreachableIsOneLine() async throws {

@@ -3,109 +3,123 @@ import NIOWebSocket
 import RocketWSClient
 import Testing
 
-/// The clients against the in-process ``FakeNode``.
+/// The clients against the real `rocketws-node` binary (see ``NodeLauncher``).
 @Suite struct ClientTests {
-    @Test func subscribeEmitAndReceive() async throws {
-        let node = try await FakeNode.start()
-        let ws = try await WebSocketClient.connect(host: "127.0.0.1", port: node.wsPort)
-        let ms = try MessagesSourceClient(url: node.msURL)
-        try await ws.subscribe("chat")
-        let result = try await ms.call(method: "emit", params: ["channel": "chat", "data": ["text": "hi"]])
-        #expect(result == ["emitted": 1, "nodes": 1])
-        let pushed = try #require(try await ws.nextMessage(timeout: .seconds(10)))
-        #expect(pushed["text"] == "hi")
-        #expect(pushed["__type"] == "message")
-        #expect(pushed["__channel"] == "chat")
-        #expect(try await ws.call(method: "heartbeat") == ["heartbeat": "ok"])
-        try await ws.close()
-        try await ms.close()
-        await node.stop()
-    }
-
-    @Test func keepsPushesInterleavedWithResponses() async throws {
-        let node = try await FakeNode.start()
-        let ws = try await WebSocketClient.connect(url: node.wsURL)
-        let ms = try MessagesSourceClient(url: node.msURL)
-        try await ws.subscribe("c")
-        // Pushes arrive while calls are outstanding; none may be lost or taken as an answer.
-        async let emits: Void = {
-            for index in 0..<200 {
-                try await ms.call(method: "emit", params: ["channel": "c", "data": ["n": .int(index), "id": 1]])
-            }
-        }()
-        for _ in 0..<50 { #expect(try await ws.call(method: "heartbeat") == ["heartbeat": "ok"]) }
-        try await emits
-        for index in 0..<200 {
-            let message = try #require(try await ws.nextMessage(timeout: .seconds(10)))
-            #expect(message["n"]?.intValue == index)
-        }
-        #expect(try await ws.nextMessage(timeout: .milliseconds(50)) == nil)
-        try await ws.close()
-        await node.stop()
-    }
-
     @Test func receivesTwentyThousandMessages() async throws {
-        let node = try await FakeNode.start()
-        let ws = try await WebSocketClient.connect(url: node.wsURL)
-        let count = 20_000
-        // The answer comes after all pushes: the call must skip (and keep) every one of them.
-        #expect(try await ws.call(method: "burst", params: ["count": .int(count)]) == .int(count))
-        for index in 0..<count {
-            let message = try #require(try await ws.nextMessage(timeout: .seconds(30)))
-            #expect(message["seq"]?.intValue == index)
+        try await NodeLauncher.with(name: "burst") { node in
+            let ws = try await WebSocketClient.connect(url: node.wsURL)
+            try await ws.subscribe("burst")
+            let backend = try node.messagesSource()
+            let count = 20_000
+            let batch = 1_000
+            // One backend connection sends batches of emit notifications (one emitter: order is kept) while
+            // the client makes calls: every answer must be told apart from the pushes, and no push lost.
+            async let published: Void = {
+                for start in stride(from: 0, to: count, by: batch) {
+                    let calls = (start..<start + batch).map { index in
+                        #"{"jsonrpc":"2.0","method":"emit","params":{"channel":"burst","data":{"seq":"#
+                            + String(index) + "}}}"
+                    }
+                    let response = try await backend.postRaw(body: "[" + calls.joined(separator: ",") + "]")
+                    #expect(response.status == 204, "\(response.text)")
+                }
+            }()
+            for _ in 0..<20 { #expect(try await ws.call(method: "heartbeat") == ["heartbeat": "ok"]) }
+            try await published
+            #expect(try await ws.call(method: "heartbeat") == ["heartbeat": "ok"])
+            for index in 0..<count {
+                let message = try #require(try await ws.nextMessage(timeout: .seconds(30)), "message \(index)")
+                #expect(message["seq"]?.intValue == index)
+                #expect(message["__channel"] == "burst")
+            }
+            // Nothing more: the node reports exactly `count` messages accepted and written.
+            #expect(try await node.metric("rocketws_messages_in_total") == Double(count))
+            #expect(try await node.metric("rocketws_messages_out_total") == Double(count))
+            try await ws.close()
+            try await backend.close()
         }
-        #expect(try await ws.nextMessage(timeout: .milliseconds(50)) == nil)
-        try await ws.close()
-        await node.stop()
     }
 
     @Test func emitsFromSeveralConnectionsArrive() async throws {
-        let node = try await FakeNode.start()
-        let ws = try await WebSocketClient.connect(url: node.wsURL)
-        try await ws.subscribe("bulk")
-        let count = 2_000
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for publisher in 0..<4 {
-                group.addTask {
-                    let client = try MessagesSourceClient(url: node.msURL)
-                    for index in stride(from: publisher, to: count, by: 4) {
-                        try await client.notify(
-                            method: "emit",
-                            params: ["channel": "bulk", "data": ["i": .int(index)]]
-                        )
+        try await NodeLauncher.with(name: "bulk") { node in
+            let ws = try await WebSocketClient.connect(url: node.wsURL)
+            try await ws.subscribe("bulk")
+            let count = 2_000
+            let publishers = 4
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for publisher in 0..<publishers {
+                    group.addTask {
+                        let client = try node.messagesSource()
+                        for index in stride(from: publisher, to: count, by: publishers) {
+                            try await client.notify(
+                                method: "emit",
+                                params: ["channel": "bulk", "data": ["i": .int(index)]]
+                            )
+                        }
+                        try await client.close()
                     }
-                    try await client.close()
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            var seen = Set<Int>()
+            var last = [Int](repeating: -1, count: publishers)
+            while seen.count < count {
+                let message = try #require(try await ws.nextMessage(timeout: .seconds(30)), "after \(seen.count)")
+                let index = try #require(message["i"]?.intValue)
+                #expect(seen.insert(index).inserted, "duplicate \(index)")
+                // Each publisher's messages arrive in the order it emitted them.
+                #expect(index > last[index % publishers], "\(index) after \(last[index % publishers])")
+                last[index % publishers] = index
+            }
+            #expect(seen.count == count)
+            try await ws.close()
         }
-        var seen = Set<Int>()
-        while seen.count < count {
-            let message = try #require(try await ws.nextMessage(timeout: .seconds(30)))
-            seen.insert(try #require(message["i"]?.intValue))
-        }
-        #expect(seen.count == count)
-        try await ws.close()
-        await node.stop()
     }
 
-    @Test func answersPings() async throws {
-        let node = try await FakeNode.start()
-        let ws = try await WebSocketClient.connect(url: node.wsURL)
-        #expect(try await ws.call(method: "ping_me", timeout: .seconds(10)) == "abcd")
-        try await ws.close()
-        await node.stop()
+    @Test func clientPingsDoNotDisturbTheSession() async throws {
+        try await NodeLauncher.with(name: "pinged") { node in
+            let ws = try await WebSocketClient.connect(url: node.wsURL)
+            try await ws.subscribe("p")
+            // The node answers pings with pongs; the client keeps them out of its messages and answers.
+            for _ in 0..<3 {
+                try await ws.sendRaw(
+                    frame: WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "abcd"))
+                )
+            }
+            #expect(try await ws.call(method: "heartbeat") == ["heartbeat": "ok"])
+            let backend = try node.messagesSource()
+            #expect(try await backend.call(method: "emit", params: ["channel": "p", "data": ["x": 1]])["emitted"] == 1)
+            #expect(try await ws.nextMessage(timeout: .seconds(20))?["x"] == 1)
+            try await ws.close()
+            try await backend.close()
+        }
     }
 
     @Test func handshakeFailureCarriesStatus() async throws {
-        let node = try await FakeNode.start()
-        do {
-            _ = try await WebSocketClient.connect(host: "127.0.0.1", port: node.wsPort, path: "/forbidden")
-            Issue.record("expected the handshake to fail")
-        } catch let error as ClientError {
-            #expect(error.status == 403)
+        let origin = "https://app.example"
+        try await NodeLauncher.with(name: "origins", arguments: ["--allowed-origins", origin]) { node in
+            do {
+                _ = try await WebSocketClient.connect(
+                    host: "127.0.0.1",
+                    port: node.wsPort,
+                    path: "/elsewhere",
+                    headers: [("Origin", origin)]
+                )
+                Issue.record("expected the handshake to fail")
+            } catch let error as ClientError {
+                #expect(error.status == 404)
+            }
+            do {
+                _ = try await WebSocketClient.connect(url: node.wsURL, headers: [("Origin", "https://evil.example")])
+                Issue.record("expected the handshake to fail")
+            } catch let error as ClientError {
+                #expect(error.status == 403)
+            }
+            let allowed = try await WebSocketClient.connect(url: node.wsURL, headers: [("Origin", origin)])
+            #expect(try await allowed.call(method: "heartbeat") == ["heartbeat": "ok"])
+            #expect(try await node.metric("rocketws_refused_upgrades_total") == 2)
+            try await allowed.close()
         }
-        await node.stop()
     }
 
     @Test func connectRefusedIsTyped() async throws {
@@ -122,70 +136,84 @@ import Testing
         }
     }
 
-    @Test func closeReportsServerCode() async throws {
-        let node = try await FakeNode.start()
-        let ws = try await WebSocketClient.connect(url: node.wsURL)
-        try await ws.close(code: .goingAway)
-        var sawClose = false
-        while let event = await ws.nextEvent(timeout: .seconds(5)) {
-            if case .close(let code, _) = event {
-                #expect(code == .goingAway)
-                sawClose = true
+    @Test func closeCodesBothWays() async throws {
+        let node = try await NodeLauncher.start(name: "closing")
+        do {
+            let backend = try node.messagesSource()
+            // The client closes: the node echoes the code and forgets the connection.
+            let leaving = try await WebSocketClient.connect(url: node.wsURL)
+            let staying = try await WebSocketClient.connect(url: node.wsURL)
+            try await leaving.subscribe("c")
+            try await staying.subscribe("c")
+            try await leaving.close(code: .goingAway)
+            var closes: [WebSocketErrorCode?] = []
+            while let event = await leaving.nextEvent(timeout: .seconds(10)) {
+                if case .close(let code, _) = event { closes.append(code) }
             }
+            #expect(closes == [.goingAway])
+            let forgotten = try await eventually {
+                let status = try await backend.call(method: "cluster_status")
+                return status["members"]?[0]?["connections"] == 1 && status["members"]?[0]?["subscriptions"] == 1
+            }
+            #expect(forgotten, "the node still counts the closed client")
+            #expect(try await backend.call(method: "total_subscribers", params: ["channel": "c"])["total"] == 1)
+            try await backend.close()
+
+            // The node stops (SIGTERM): its clients are closed with 1001, going away.
+            await node.stop()
+            var shutdown: [WebSocketErrorCode?] = []
+            while let event = await staying.nextEvent(timeout: .seconds(10)) {
+                if case .close(let code, _) = event { shutdown.append(code) }
+            }
+            #expect(shutdown == [.goingAway])
+            #expect(node.process.terminationStatus == 0)
+        } catch {
+            Issue.record("node log: \(node.log)")
+            await node.stop()
+            throw error
         }
-        #expect(sawClose)
-        await node.stop()
     }
 
     @Test func messagesSourceRawRequests() async throws {
-        let node = try await FakeNode.start(apiKey: "k")
-        let ms = try MessagesSourceClient(url: node.msURL, apiKey: "k")
-        #expect(try await ms.call(method: "ping") == ["ping": "ok"])
-        try await ms.notify(method: "ping")
-        let bad = try await ms.postRaw(body: "{not json")
-        #expect(bad.status == 200)
-        #expect(try bad.json()["error"]?["code"] == -32700)
-        #expect(try bad.json()["id"]?.isNull == true)
-        let health = try await ms.get(path: "/healthz")
-        #expect(health.status == 200)
-        do {
-            try await ms.call(method: "nope")
-            Issue.record("expected an error")
-        } catch let error as JSONRPCError {
-            #expect(error.code == -32601)
-        }
-        let unauthorized = try MessagesSourceClient(url: node.msURL, apiKey: "wrong")
-        do {
-            try await unauthorized.call(method: "ping")
-            Issue.record("expected 401")
-        } catch let error as ClientError {
-            #expect(error.status == 401)
-        }
-        let noKey = try await ms.postRaw(body: "{}", headers: [("Authorization", "Bearer nope")])
-        #expect(noKey.status == 401)
-        try await ms.close()
-        try await unauthorized.close()
-        await node.stop()
-    }
+        try await NodeLauncher.with(name: "keyed", apiKey: "k") { node in
+            let ms = try node.messagesSource()
+            #expect(try await ms.call(method: "ping") == ["ping": "ok"])
+            try await ms.notify(method: "ping")
+            let bad = try await ms.postRaw(body: "{not json")
+            #expect(bad.status == 200)
+            #expect(try bad.json()["error"]?["code"] == -32700)
+            #expect(try bad.json()["id"]?.isNull == true)
+            do {
+                try await ms.call(method: "nope")
+                Issue.record("expected an error")
+            } catch let error as JSONRPCError {
+                #expect(error.code == -32601)
+            }
+            let metrics = try await ms.get(path: "/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.text.contains("rocketws_connections"))
 
-    @Test func benchAgainstFakeNode() async throws {
-        let node = try await FakeNode.start()
-        var configuration = Bench.Configuration()
-        configuration.webSockets = [try Endpoint(parsing: node.wsURL, defaultScheme: "ws")]
-        configuration.messagesSource = try Endpoint(parsing: node.msURL)
-        configuration.subscribers = 20
-        configuration.messages = 300
-        configuration.publishers = 3
-        let report = try await Bench.run(configuration)
-        #expect(report.lost == 0)
-        #expect(report.duplicated == 0)
-        #expect(report.delivered == 20 * 300)
-        #expect(report.accepted == 300)
-        #expect(report.latency.count == 20 * 300)
-        configuration.notify = true
-        configuration.rate = 2000
-        let notified = try await Bench.run(configuration)
-        #expect(notified.lost == 0 && notified.delivered == 20 * 300)
-        await node.stop()
+            let unauthorized = try MessagesSourceClient(url: node.msURL, apiKey: "wrong")
+            do {
+                try await unauthorized.call(method: "ping")
+                Issue.record("expected 401")
+            } catch let error as ClientError {
+                #expect(error.status == 401)
+            }
+            let noKey = try await ms.postRaw(body: "{}", headers: [("Authorization", "Bearer nope")])
+            #expect(noKey.status == 401)
+            // Health needs no key; metrics do.
+            let anonymous = try MessagesSourceClient(url: node.msURL)
+            #expect(try await anonymous.get(path: "/healthz").status == 200)
+            #expect(try await anonymous.get(path: "/metrics").status == 401)
+            // The contract lists the 401s in /metrics; the node declares the counter but never increments it.
+            let refused = try await node.metric("rocketws_unauthorized_total")
+            withKnownIssue("rocketws_unauthorized_total stays 0 (HTTPMessagesSource.unauthorized does not count)") {
+                #expect(refused == 3)
+            }
+            try await ms.close()
+            try await unauthorized.close()
+            try await anonymous.close()
+        }
     }
 }

@@ -1,9 +1,13 @@
 import Foundation
+import RocketWSClient
+import Testing
 
 /// A `rocketws-node` process from this package's build, on 127.0.0.1 with ephemeral ports read back
 /// from its "node started" log line. Stopped by PID (``stop()``; `deinit` kills it as a last resort).
 final class NodeLauncher: @unchecked Sendable {  // fields are set once in `start` before it returns
     let name: String
+    /// The `--api-key` the node was started with (clients made by ``messagesSource()`` send it).
+    let apiKey: String?
     let process = Process()
     let logURL: URL
     private(set) var wsPort = 0
@@ -19,17 +23,61 @@ final class NodeLauncher: @unchecked Sendable {  // fields are set once in `star
         var description: String
     }
 
-    private init(name: String) {
+    private init(name: String, apiKey: String?) {
         self.name = name
+        self.apiKey = apiKey
         self.logURL = FileManager.default.temporaryDirectory.appendingPathComponent(
             "admin-node-\(name)-\(UUID().uuidString.prefix(8)).log"
         )
     }
 
-    static func start(name: String = "n1", arguments: [String] = []) async throws -> NodeLauncher {
-        let node = NodeLauncher(name: name)
-        try await node.launch(arguments)
+    /// Starts a node; with `apiKey` it is started with `--api-key`.
+    static func start(
+        name: String = "n1",
+        apiKey: String? = nil,
+        arguments: [String] = []
+    ) async throws -> NodeLauncher {
+        let node = NodeLauncher(name: name, apiKey: apiKey)
+        try await node.launch((apiKey.map { ["--api-key", $0] } ?? []) + arguments)
         return node
+    }
+
+    /// Starts a node, runs `body` with it and stops it by PID whether `body` returns or throws
+    /// (the node's log is recorded as an issue when it throws).
+    static func with<T>(
+        name: String = "n1",
+        apiKey: String? = nil,
+        arguments: [String] = [],
+        _ body: (NodeLauncher) async throws -> T
+    ) async throws -> T {
+        let node = try await self.start(name: name, apiKey: apiKey, arguments: arguments)
+        do {
+            let result = try await body(node)
+            await node.stop()
+            return result
+        } catch {
+            Issue.record("rocketws-node \(name) log:\n\(node.log)")
+            await node.stop()
+            throw error
+        }
+    }
+
+    /// A MessagesSource client for this node, with its API key.
+    func messagesSource() throws -> MessagesSourceClient {
+        try MessagesSourceClient(url: self.msURL, apiKey: self.apiKey)
+    }
+
+    /// The value of one sample of `GET /metrics` (`name` with its labels, e.g. `rocketws_peers{state="alive"}`),
+    /// or nil when the node does not list it.
+    func metric(_ name: String) async throws -> Double? {
+        let client = try self.messagesSource()
+        let response = try await client.get(path: "/metrics")
+        try? await client.close()
+        guard response.status == 200 else { throw StartError(description: "GET /metrics: \(response.status)") }
+        for line in response.text.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces))
+        }
+        return nil
     }
 
     private func launch(_ arguments: [String]) async throws {
