@@ -23,7 +23,12 @@ public final class Node: Service {
     public let metrics = NodeMetrics()
     public let name: String
     private let logger: Logger
+    /// The WebSocket clients' loops (one subscription shard each): the fan-out runs here.
     private let group: MultiThreadedEventLoopGroup
+    /// One loop for backends' requests and one for the cluster (membership, interest, peer mesh), so neither
+    /// an emit's answer nor a probe or an acknowledgement waits behind a fan-out in progress.
+    private let backendGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private let clusterGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let hub: LocalHub
     private let cluster: any ClusterLink
     private let api: NodeAPI
@@ -37,7 +42,7 @@ public final class Node: Service {
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
         self.name = configuration.nodeName ?? Self.defaultName(peerPort: configuration.peerAddress.port)
-        self.hub = LocalHub(group: group)
+        self.hub = LocalHub(group: group, flushDelay: configuration.webSocket.flushDelay)
         let advertised = configuration.advertise ?? Self.defaultAdvertise(configuration.peerAddress)
         let incarnation = Self.freshIncarnation()
         let link: any ClusterLink
@@ -50,7 +55,7 @@ public final class Node: Service {
             settings.mesh.listenPort = configuration.peerAddress.port
             settings.mesh.clusterSecret = configuration.clusterSecret
             settings.mesh.maxFrameBytes = max(settings.mesh.maxFrameBytes, configuration.webSocket.maxMessageBytes + 1024)
-            link = ClusterShell(settings: settings, group: group, logger: logger)
+            link = ClusterShell(settings: settings, group: clusterGroup, logger: logger)
         } else {
             link = SoloCluster(name: name, incarnation: incarnation)
         }
@@ -58,7 +63,7 @@ public final class Node: Service {
         self.api = NodeAPI(hub: hub, cluster: link, metrics: metrics, settings: configuration.webSocket, advertisedAddress: advertised)
         (link as? ClusterShell)?.setDelegate(api)
         self.webSocketServer = WebSocketServer(settings: configuration.webSocket, hub: hub, api: api, logger: logger)
-        var sources: [any MessagesSource] = [HTTPMessagesSource(settings: configuration.messagesSource, group: group, logger: logger)]
+        var sources: [any MessagesSource] = [HTTPMessagesSource(settings: configuration.messagesSource, group: backendGroup, logger: logger)]
         sources.append(contentsOf: extraSources)
         self.sources = sources
     }
@@ -119,6 +124,8 @@ public final class Node: Service {
         for source in sources { await source.stop() }
         try? await hub.waitForSessionsToClose(within: .seconds(2))
         try? await group.shutdownGracefully()
+        try? await backendGroup.shutdownGracefully()
+        try? await clusterGroup.shutdownGracefully()
     }
 
     public func run() async throws {

@@ -16,9 +16,11 @@ public final class LocalHub: Sendable {
     private let counts = NIOLockedValueBox(Counts())
 
     /// One shard per loop of `group`.
-    public init(group: any EventLoopGroup) {
+    public init(group: any EventLoopGroup, flushDelay: TimeAmount = .zero) {
         var shards: [SubscriptionShard] = []
-        for (i, loop) in group.makeIterator().enumerated() { shards.append(SubscriptionShard(loop: loop, index: i)) }
+        for (i, loop) in group.makeIterator().enumerated() {
+            shards.append(SubscriptionShard(loop: loop, index: i, flushDelay: flushDelay))
+        }
         self.shards = shards
     }
 

@@ -18,9 +18,13 @@ final class SubscriptionShard {
     private var dirty: ContiguousArray<WebSocketSession> = []
     private var flushScheduled = false
 
-    init(loop: any EventLoop, index: Int) {
+    /// How long written frames may wait for more before they are flushed together (see `markDirty`).
+    let flushDelay: TimeAmount
+
+    init(loop: any EventLoop, index: Int, flushDelay: TimeAmount) {
         self.loop = loop
         self.index = index
+        self.flushDelay = flushDelay
     }
 
     func register(_ session: WebSocketSession) {
@@ -67,11 +71,17 @@ final class SubscriptionShard {
     }
 
     /// Called by a session that was written to and is not yet waiting for a flush.
+    /// The first write after a flush schedules the next one `flushDelay` later, so the frames of the messages
+    /// that arrive in between leave in one write per connection (one syscall carries many frames in a burst).
     func markDirty(_ session: WebSocketSession) {
         dirty.append(session)
         if !flushScheduled {
             flushScheduled = true
-            loop.execute { [self] in flushDirty() }
+            if flushDelay == .zero {
+                loop.execute { [self] in flushDirty() }
+            } else {
+                loop.scheduleTask(in: flushDelay) { [self] in flushDirty() }
+            }
         }
     }
 
