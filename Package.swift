@@ -107,7 +107,7 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
-        // The client library and rocketws-admin: parsing, golden help, error paths, a fake node, the real node.
+        // The client library and rocketws-admin: parsing, golden help, error paths, against the real node.
         .testTarget(
             name: "AdminTests",
             dependencies: [

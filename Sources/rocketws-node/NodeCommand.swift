@@ -58,6 +58,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("private-channel-secret"), help: "Secret backends sign private-channel tokens with (private- channels are refused without it).")
     var privateChannelSecret: String?
 
+    @Option(name: .customLong("flush-delay-us"), help: "Microseconds pushed frames may wait to leave together with the next ones (throughput vs latency).")
+    var flushDelayMicroseconds = 2000
+
     @Option(help: "Event loop threads (default: number of cores).")
     var threads: Int?
 
@@ -112,6 +115,7 @@ struct NodeCommand: AsyncParsableCommand {
         config.webSocket.maxConnections = maxConnections
         config.webSocket.allowedOrigins = (allowedOrigins ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
         config.webSocket.maxRequestsPerSecond = maxRequestsPerSecond
+        config.webSocket.flushDelay = .microseconds(Int64(max(0, flushDelayMicroseconds)))
         config.webSocket.privateChannelSecret = privateChannelSecret.flatMap { $0.isEmpty ? nil : $0 }
         if let threads { config.eventLoopThreads = max(1, threads) }
         return config

@@ -206,11 +206,8 @@ import Testing
             let anonymous = try MessagesSourceClient(url: node.msURL)
             #expect(try await anonymous.get(path: "/healthz").status == 200)
             #expect(try await anonymous.get(path: "/metrics").status == 401)
-            // The contract lists the 401s in /metrics; the node declares the counter but never increments it.
-            let refused = try await node.metric("rocketws_unauthorized_total")
-            withKnownIssue("rocketws_unauthorized_total stays 0 (HTTPMessagesSource.unauthorized does not count)") {
-                #expect(refused == 3)
-            }
+            // The contract lists the 401s in /metrics.
+            #expect(try await node.metric("rocketws_unauthorized_total") == 3)
             try await ms.close()
             try await unauthorized.close()
             try await anonymous.close()

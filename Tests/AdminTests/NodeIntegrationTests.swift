@@ -73,11 +73,8 @@ import Testing
             #expect(right.status == 0, "\(right.stderr)")
             let emit = try await BinaryRunner.run(["emit", "c", "{}", "--node", node.msURL, "--api-key", "k3y"])
             #expect(try JSONValue(parsing: emit.stdout) == ["emitted": 0, "nodes": 0], "\(emit.stderr)")
-            // The contract lists the 401s in /metrics; the node declares the counter but never increments it.
-            let refused = try await node.metric("rocketws_unauthorized_total")
-            withKnownIssue("rocketws_unauthorized_total stays 0 (HTTPMessagesSource.unauthorized does not count)") {
-                #expect(refused == 2)
-            }
+            // The contract lists the 401s in /metrics.
+            #expect(try await node.metric("rocketws_unauthorized_total") == 2)
         }
     }
 

@@ -15,6 +15,7 @@ import Testing
         }
         func healthBody() -> [UInt8] { Array(#"{"status":"ok"}"#.utf8) }
         func metricsText() -> [UInt8] { Array("m 1\n".utf8) }
+        func refusedUnauthorized() {}
     }
 
     private func exchange(_ request: String, apiKey: String? = nil, maxBody: Int = 1024) throws -> String {

@@ -143,6 +143,7 @@ final class MessagesSourceHandler: ChannelInboundHandler {
     }
 
     private func unauthorized(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        api.refusedUnauthorized()
         respond(
             context: context, head: head, status: .unauthorized, contentType: "application/json",
             body: Array(#"{"error":"missing or wrong API key (Authorization: Bearer <key>)"}"#.utf8),

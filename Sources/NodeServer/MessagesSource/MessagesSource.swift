@@ -10,6 +10,8 @@ public protocol BackendAPI: Sendable {
     func healthBody() -> [UInt8]
     /// The Prometheus text for `GET /metrics`.
     func metricsText() -> [UInt8]
+    /// A request was refused for a missing or wrong API key (counted in the metrics).
+    func refusedUnauthorized()
 }
 
 /// A way for backends to reach the node, as in the original RocketWS ("can support multiple message

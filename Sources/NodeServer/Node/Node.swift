@@ -145,6 +145,10 @@ extension NodeAPI: BackendAPI {
         return bytes
     }
 
+    public func refusedUnauthorized() {
+        metrics.unauthorized.increment()
+    }
+
     public func metricsText() -> [UInt8] {
         metrics.connections.set(Double(hub.connectionCount))
         metrics.subscriptions.set(Double(hub.subscriptionCount))

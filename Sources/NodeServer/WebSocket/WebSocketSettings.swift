@@ -13,7 +13,7 @@ public struct WebSocketSettings: Sendable {
     }
     /// How long pushed frames may wait to be flushed together with the frames that follow: in a burst, one
     /// write per client carries many messages instead of one syscall each. Adds at most this to latency.
-    public var flushDelay: TimeAmount = .microseconds(500)
+    public var flushDelay: TimeAmount = .milliseconds(2)
     /// How long a closing client may take to answer our close frame before the TCP connection is cut.
     public var closeGrace: TimeAmount = .seconds(2)
     /// Most channels one connection may subscribe to.
