@@ -24,6 +24,11 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
     private var pending: [UInt64: PendingRequest] = [:]
     private var visibilityWaiters: [VisibilityWaiter] = []
     private var activations: [String: EventLoopFuture<Void>] = [:]
+    /// Frames waiting for a link to a member to come back (see `sendInOrder`).
+    private var outboxes: [String: [OutboxEntry]] = [:]
+    private var outboxRetry: Scheduled<Void>?
+    /// Frames given up on because the link to their member did not come back in time.
+    private let expiredForwards = Atomic<Int>(0)
     /// Messages sent to another node (one per message and node), for the node's metrics.
     private let forwarded = Atomic<Int>(0)
     /// Members as other threads see them (status queries), refreshed after every membership event.
@@ -95,6 +100,9 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
 
     /// Messages forwarded to other nodes so far (one per message and node).
     public var forwardedMessages: Int { forwarded.load(ordering: .relaxed) }
+
+    /// Frames to other nodes given up on because their link stayed down past `forwardTimeout`.
+    public var expiredForwardCount: Int { expiredForwards.load(ordering: .relaxed) }
 
     /// Per-peer link figures of the mesh (queue depth, drops, frames, round-trip time).
     public func linkStats() -> [PeerLinkStats] {
@@ -199,7 +207,7 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
         let id = awaitCounts ? nextID() : 0
         let frame = ClusterFrame.push(requestID: id, timestamp: timestamp, channel: channel, data: data, allocator: allocator)
         var waiting = Set<String>()
-        for target in targets where mesh.send(kind: kind.rawValue, payload: frame, to: target) == .queued {
+        for target in targets where sendInOrder(kind: kind, payload: frame, to: target) {
             waiting.insert(target)
         }
         forwarded.add(waiting.count, ordering: .relaxed)
@@ -207,6 +215,55 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
         let promise = loop.makePromise(of: [NodeCount].self)
         register(id, waiting: waiting, timeout: settings.forwardTimeout, completion: .counts(promise))
         return promise.futureResult
+    }
+
+    // MARK: Sending through link changes
+
+    /// Sends a frame to a member, in order with everything sent before. While the link to it is down (a
+    /// reconnect, a simultaneous dial being resolved) frames wait in a small per-peer outbox that is retried
+    /// every few milliseconds, up to `forwardTimeout`; so a link that flaps loses nothing and reorders nothing.
+    /// Returns false only when the frame was refused (the peer's queue is full, or it is not a member).
+    private func sendInOrder(kind: ClusterFrame.Kind, payload: ByteBuffer, to peer: String) -> Bool {
+        if outboxes[peer] == nil {
+            switch mesh.send(kind: kind.rawValue, payload: payload, to: peer) {
+            case .queued: return true
+            case .dropped: return false
+            case .notConnected: break
+            }
+        }
+        guard membership.member(named: peer)?.state.isActive == true else { return false }
+        let deadline = NIODeadline.now() + TimeAmount(settings.forwardTimeout)
+        outboxes[peer, default: []].append(OutboxEntry(kind: kind.rawValue, payload: payload, deadline: deadline))
+        scheduleOutboxRetry()
+        return true
+    }
+
+    private func scheduleOutboxRetry() {
+        guard outboxRetry == nil else { return }
+        outboxRetry = loop.scheduleTask(in: .milliseconds(10)) { [self] in
+            outboxRetry = nil
+            retryOutboxes()
+        }
+    }
+
+    private func retryOutboxes() {
+        let now = NIODeadline.now()
+        for peer in Array(outboxes.keys) {
+            var entries = outboxes[peer] ?? []
+            while let first = entries.first {
+                let result = mesh.send(kind: first.kind, payload: first.payload, to: peer)
+                if result == .queued {
+                    entries.removeFirst()
+                } else if result == .dropped || first.deadline < now {
+                    entries.removeFirst()
+                    expiredForwards.add(1, ordering: .relaxed)
+                } else {
+                    break
+                }
+            }
+            outboxes[peer] = entries.isEmpty ? nil : entries
+        }
+        if !outboxes.isEmpty { scheduleOutboxRetry() }
     }
 
     // MARK: Status queries
@@ -217,7 +274,7 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
             let id = nextID()
             let frame = ClusterFrame.statsRequest(requestID: id, allocator: allocator)
             var waiting = Set<String>()
-            for peer in activePeers where mesh.send(kind: ClusterFrame.Kind.statsRequest.rawValue, payload: frame, to: peer) == .queued {
+            for peer in activePeers where sendInOrder(kind: .statsRequest, payload: frame, to: peer) {
                 waiting.insert(peer)
             }
             guard !waiting.isEmpty else { return loop.makeSucceededFuture([]) }
@@ -305,6 +362,7 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
                 execute(interest.nodeJoined(member.name))
             }
         case .dead, .left:
+            if let dropped = outboxes.removeValue(forKey: member.name) { expiredForwards.add(dropped.count, ordering: .relaxed) }
             execute(interest.removeNode(member.name))
             forgetPending(peer: member.name)
             mesh.forget(address: member.address)
@@ -421,6 +479,13 @@ struct PendingRequest {
     var timer: Scheduled<Void>
     var counts: [NodeCount] = []
     var stats: [LocalStats] = []
+}
+
+/// A frame waiting for the link to its member.
+struct OutboxEntry {
+    var kind: UInt8
+    var payload: ByteBuffer
+    var deadline: NIODeadline
 }
 
 /// A first subscriber waiting for the cluster to acknowledge its channel.

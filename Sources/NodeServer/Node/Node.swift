@@ -159,7 +159,7 @@ extension NodeAPI: BackendAPI {
         metrics.peersDead.set(Double(members.filter { $0.state == "dead" }.count))
         metrics.peersLeft.set(Double(members.filter { $0.state == "left" }.count))
         if let shell = cluster as? ClusterShell {
-            metrics.recordForwards(total: shell.forwardedMessages)
+            metrics.recordForwards(sent: shell.forwardedMessages, expired: shell.expiredForwardCount)
             for link in shell.linkStats() {
                 let labels = [("peer", link.peer.name)]
                 metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_queue", unitName: "bytes", helpText: "Bytes queued for a peer"), labels: labels)

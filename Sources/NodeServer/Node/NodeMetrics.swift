@@ -17,6 +17,7 @@ public final class NodeMetrics: Sendable {
     let messagesOut: Counter
     let forwardsSent: Counter
     let forwardsReceived: Counter
+    let forwardsExpired: Counter
     let slowClientsClosed: Counter
     let refusedUpgrades: Counter
     let rpcErrors: Counter
@@ -39,6 +40,7 @@ public final class NodeMetrics: Sendable {
         messagesOut = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "messages_out_total", unitName: "", helpText: "Messages written to local clients"))
         forwardsSent = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "forwards_sent_total", unitName: "", helpText: "Messages forwarded to peer nodes"))
         forwardsReceived = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "forwards_received_total", unitName: "", helpText: "Messages received from peer nodes"))
+        forwardsExpired = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "forwards_dropped_total", unitName: "", helpText: "Messages to another node given up on because its link stayed down"))
         slowClientsClosed = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "dropped_slow_clients_total", unitName: "", helpText: "Clients closed (1008) because their send queue overflowed"))
         refusedUpgrades = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "refused_upgrades_total", unitName: "", helpText: "WebSocket upgrades refused (path, origin, limit)"))
         rpcErrors = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "rpc_errors_total", unitName: "", helpText: "JSON-RPC error answers"))
@@ -60,15 +62,16 @@ public final class NodeMetrics: Sendable {
         peersLeft = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "left")])
     }
 
-    private let forwardsSeen = NIOLockedValueBox(0)
+    private let forwardsSeen = NIOLockedValueBox((sent: 0, expired: 0))
 
-    /// Brings `rocketws_forwards_sent_total` up to the cluster shell's running total.
-    func recordForwards(total: Int) {
-        let delta = forwardsSeen.withLockedValue { seen -> Int in
-            defer { seen = max(seen, total) }
-            return total - seen
+    /// Brings the forward counters up to the cluster shell's running totals.
+    func recordForwards(sent: Int, expired: Int) {
+        let (newSent, newExpired) = forwardsSeen.withLockedValue { seen -> (Int, Int) in
+            defer { seen = (max(seen.sent, sent), max(seen.expired, expired)) }
+            return (sent - seen.sent, expired - seen.expired)
         }
-        if delta > 0 { forwardsSent.increment(by: Int64(delta)) }
+        if newSent > 0 { forwardsSent.increment(by: Int64(newSent)) }
+        if newExpired > 0 { forwardsExpired.increment(by: Int64(newExpired)) }
     }
 
     /// The Prometheus text exposition.
