@@ -51,6 +51,8 @@ import Testing
         let cluster = try await TestCluster.start()
         defer { cluster.killAll() }
         let clients = [try await cluster.client(1), try await cluster.client(2), try await cluster.client(3)]
+        // A first answer shows the node has the session registered (the 101 can reach the client just before).
+        for client in clients { #expect(try await client.call(method: "heartbeat") == ["heartbeat": "ok"]) }
         let result = try await cluster.backend(2).call(method: "notify_all", params: ["data": ["all": true]])
         #expect(result == ["notified": 3, "nodes": 3])
         for client in clients {

@@ -74,6 +74,7 @@ import Testing
         let subscribed = try await node.client()
         let idle = try await node.client()
         try await subscribed.subscribe("x")
+        #expect(try await idle.call(method: "heartbeat") == ["heartbeat": "ok"])  // the session is registered
         let result = try await node.backend().call(method: "notify_all", params: ["data": ["system": "maintenance"]])
         #expect(result == ["notified": 2, "nodes": 1])
         for client in [subscribed, idle] {
