@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // libFuzzer targets for RocketWS, outside the main package graph so `swift build` / `swift test` never
 // compile them. Build and run with `Fuzz/run.sh` (it passes -sanitize=fuzzer; see the script).
+// Each target's main.swift hands its test function to libFuzzer's driver (LLVMFuzzerRunDriver)..
 import Foundation
 import PackageDescription
 
@@ -16,13 +17,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
+        .target(name: "CLibFuzzer"),
         .executableTarget(
             name: "FuzzJSONRPC",
-            dependencies: [.product(name: "NodeServer", package: rootIdentity)]
+            dependencies: ["CLibFuzzer", .product(name: "NodeServer", package: rootIdentity)]
         ),
         .executableTarget(
             name: "FuzzWebSocket",
             dependencies: [
+                "CLibFuzzer",
                 .product(name: "NodeServer", package: rootIdentity),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -30,7 +33,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "FuzzPeerFrame",
-            dependencies: [.product(name: "ClusterKit", package: rootIdentity)]
+            dependencies: ["CLibFuzzer", .product(name: "ClusterKit", package: rootIdentity)]
         ),
     ],
     swiftLanguageModes: [.v6]

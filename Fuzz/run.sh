@@ -16,13 +16,15 @@ SCRATCH=$ROOT/.build-fuzz
 OUT=$ROOT/fuzz-out
 
 build() {
-    # -sanitize=fuzzer: coverage instrumentation of every Swift module + libFuzzer's main; address: ASan.
-    # -parse-as-library: the targets have no top-level code (libFuzzer provides main).
+    # -sanitize=fuzzer: coverage instrumentation of every Swift module, libFuzzer linked; address: ASan.
+    # -parse-as-library: no module emits a main; SwiftPM aliases `main` to `<target>_main`, defined by each
+    # target to call libFuzzer's driver.
     # -assert-config Debug: keep the standard library's debug preconditions (unsafe-buffer bounds checks)
     # in the optimized build, so an out-of-bounds index traps instead of reading garbage.
+    # -use-ld=lld: gold fails on the ASan-instrumented objects (internal error in format_file_lineno).
     swift build --package-path Fuzz --scratch-path "$SCRATCH" -c release \
         -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
-        -Xswiftc -assert-config -Xswiftc Debug
+        -Xswiftc -assert-config -Xswiftc Debug -Xswiftc -use-ld=lld
 }
 
 merge() {
