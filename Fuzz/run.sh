@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets (Fuzz/Package.swift, outside the main package) and runs each for a bounded time.
 #
 #   Fuzz/run.sh [seconds-per-target]      build, then fuzz every target (default 60 s each)
-#   Fuzz/run.sh merge                     minimize the committed corpus + what the runs grew into Fuzz/Corpus/
+#   Fuzz/run.sh merge                     minimize (set cover of features) the committed corpus + what the
+#                                         runs grew into Fuzz/Corpus/
 #   Fuzz/run.sh build                     build only
 #
 # Environment: FUZZ_TARGETS="FuzzJSONRPC FuzzWebSocket FuzzPeerFrame" (subset/order), FUZZ_ARGS (extra
@@ -31,7 +32,7 @@ merge() {
     for t in $TARGETS; do
         local merged=$OUT/$t/merged
         rm -rf "$merged" && mkdir -p "$merged" "$OUT/$t/corpus"
-        "$SCRATCH/release/$t" -merge=1 -detect_leaks=0 "$merged" "$ROOT/Fuzz/Corpus/$t" "$OUT/$t/corpus"
+        "$SCRATCH/release/$t" -set_cover_merge=1 -detect_leaks=0 "$merged" "$ROOT/Fuzz/Corpus/$t" "$OUT/$t/corpus"
         # Keep the hand-made seeds under their names; take every other input from the minimized set.
         find "$ROOT/Fuzz/Corpus/$t" -type f ! -name 'seed-*' -delete
         for f in "$merged"/*; do

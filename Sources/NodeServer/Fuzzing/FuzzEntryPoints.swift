@@ -8,7 +8,16 @@ public enum FuzzEntryPoints {
     /// The JSON-RPC parser on one body, then everything the node does with a parsed request's params:
     /// `channelAndData`, `dataParam`, `paramsValue`, the channel params and `PushFrame.make`; every error
     /// answer and push frame built on the way must itself be valid JSON.
+    /// Also: the validating scanner and the tree builder agree on what is JSON, and a tree written back
+    /// parses to the same tree.
     public static func _jsonRPC(_ input: UnsafeRawBufferPointer) {
+        let tree = try? JSONValue.parse(input)
+        precondition((tree != nil) == isJSON(input), "the scanner and the parser disagree on the input")
+        if let tree {
+            var text: [UInt8] = []
+            tree.write(into: &text)
+            precondition((try? JSONValue.parse(text)) == tree, "a parsed value written back parses differently")
+        }
         var buffer = ByteBufferAllocator().buffer(capacity: input.count)
         buffer.writeBytes(input)
         let entries: [JSONRPCEntry]
@@ -23,6 +32,7 @@ public enum FuzzEntryPoints {
         for entry in entries {
             switch entry {
             case .invalid(let error, let id):
+                precondition(error != .parseError, "a validated body failed to parse as requests")
                 answers.append(JSONRPCResponse.error(error, id: id))
             case .request(let request):
                 answers.append(contentsOf: exercise(request))
@@ -72,17 +82,20 @@ public enum FuzzEntryPoints {
 
     /// Traps unless `bytes` is one complete JSON text.
     static func checkJSON(_ bytes: [UInt8], _ what: StaticString) {
-        let valid = bytes.withUnsafeBytes { raw -> Bool in
-            var scanner = JSONScanner(raw)
-            do {
-                _ = try scanner.skipValue()
-                try scanner.expectEnd()
-                return true
-            } catch {
-                return false
-            }
-        }
+        let valid = bytes.withUnsafeBytes { isJSON($0) }
         precondition(valid, "\(what) is not valid JSON: \(String(decoding: bytes, as: UTF8.self))")
+    }
+
+    /// Whether `bytes` is one complete JSON text, per the validating scanner.
+    static func isJSON(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var scanner = JSONScanner(bytes)
+        do {
+            _ = try scanner.skipValue()
+            try scanner.expectEnd()
+            return true
+        } catch {
+            return false
+        }
     }
 
     /// Reads one server-to-client frame (FIN, unmasked) from `buffer`.
@@ -106,6 +119,9 @@ public enum FuzzEntryPoints {
 
     // MARK: The WebSocket request path
 
+    /// Shared by every run: only counters, and a registry is costly to build per input.
+    private static let metrics = NodeMetrics()
+
     /// Installs on `channel` (an `EmbeddedChannel` in the fuzz target and tests) the pipeline a connection
     /// has after the upgrade — NIO's frame decoder and encoder, `RawFrameWriter`, a `WebSocketSession` on a
     /// solo node — behind a checker that traps on any malformed frame the session writes, then feeds
@@ -117,7 +133,7 @@ public enum FuzzEntryPoints {
         settings.maxMessageBytes = 1 << 16
         let ops = channel.pipeline.syncOperations
         let hub = LocalHub(group: channel.eventLoop)
-        let api = NodeAPI(hub: hub, cluster: SoloCluster(name: "fuzz"), metrics: NodeMetrics(), settings: settings, advertisedAddress: "127.0.0.1:58000")
+        let api = NodeAPI(hub: hub, cluster: SoloCluster(name: "fuzz"), metrics: metrics, settings: settings, advertisedAddress: "127.0.0.1:58000")
         try ops.addHandler(OutboundFrameChecker())
         let encoder = WebSocketFrameEncoder()
         try ops.addHandler(encoder)
