@@ -55,14 +55,17 @@ public enum FuzzEntryPoints {
         }
         switch request.dataParam() {
         case .success(let data):
-            checkPush(PushFrame.make(data: data, kind: .broadcast, timestamp: 1_700_000_000, channel: nil, allocator: ByteBufferAllocator()))
+            let frame = PushFrame.make(data: data, kind: .broadcast, timestamp: 1_700_000_000, channel: nil, allocator: ByteBufferAllocator())
+            checkPush(frame, data: data, meta: ["__type": .string("broadcast"), "__ts": .number("1700000000")])
+            precondition(try! JSONValue.parse(data.readableBytesView) == request.paramsValue()?["data"], "data is not the params' data member")
         case .failure(let error):
             answers.append(JSONRPCResponse.error(error, id: id))
         }
         switch request.channelAndData() {
         case .success(let found):
-            precondition(found.data.readableBytes >= 2, "data shorter than {}")
-            checkPush(PushFrame.make(data: found.data, kind: .message, timestamp: -1, channel: found.channel, allocator: ByteBufferAllocator()))
+            let frame = PushFrame.make(data: found.data, kind: .message, timestamp: -1, channel: found.channel, allocator: ByteBufferAllocator())
+            checkPush(frame, data: found.data, meta: ["__type": .string("message"), "__ts": .number("-1"), "__channel": .string(found.channel)])
+            precondition(.string(found.channel) == request.paramsValue()?["channel"], "channel is not the params' channel member")
         case .failure(let error):
             answers.append(JSONRPCResponse.error(error, id: id))
         }
@@ -70,14 +73,17 @@ public enum FuzzEntryPoints {
         return answers
     }
 
-    /// A push frame must be one unmasked FIN text frame whose payload is a JSON object.
-    private static func checkPush(_ frame: ByteBuffer) {
+    /// A push frame must be one unmasked FIN text frame whose payload is the `data` object with the `meta`
+    /// members added (replacing members of the same name).
+    private static func checkPush(_ frame: ByteBuffer, data: ByteBuffer, meta: [String: JSONValue]) {
         var frame = frame
         guard let payload = readServerFrame(&frame), frame.readableBytes == 0 else { preconditionFailure("push frame is not one frame") }
         precondition(payload.opcode == 0x1, "push frame is not a text frame")
         let bytes = Array(payload.payload.readableBytesView)
-        precondition(bytes.first == UInt8(ascii: "{"), "push payload is not an object")
         checkJSON(bytes, "push payload")
+        guard case .object(var members) = try! JSONValue.parse(data.readableBytesView) else { preconditionFailure("data is not an object") }
+        members.merge(meta) { _, new in new }
+        precondition(try! JSONValue.parse(bytes) == .object(members), "push payload is not data plus the meta members")
     }
 
     /// Traps unless `bytes` is one complete JSON text.
