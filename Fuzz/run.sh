@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets (Fuzz/Package.swift, outside the main package) and runs each for a bounded time.
 #
 #   Fuzz/run.sh [seconds-per-target]      build, then fuzz every target (default 60 s each)
-#   Fuzz/run.sh merge                     minimize (set cover of features) the committed corpus + what the
+#   Fuzz/run.sh merge                     minimize (set cover of edges) the committed corpus + what the
 #                                         runs grew into Fuzz/Corpus/
 #   Fuzz/run.sh build                     build only
 #
@@ -32,7 +32,7 @@ merge() {
     for t in $TARGETS; do
         local merged=$OUT/$t/merged
         rm -rf "$merged" && mkdir -p "$merged" "$OUT/$t/corpus"
-        "$SCRATCH/release/$t" -set_cover_merge=1 -detect_leaks=0 "$merged" "$ROOT/Fuzz/Corpus/$t" "$OUT/$t/corpus"
+        "$SCRATCH/release/$t" -set_cover_merge=1 -use_counters=0 -detect_leaks=0 "$merged" "$ROOT/Fuzz/Corpus/$t" "$OUT/$t/corpus"
         # Keep the hand-made seeds under their names; take every other input from the minimized set.
         find "$ROOT/Fuzz/Corpus/$t" -type f ! -name 'seed-*' -delete
         for f in "$merged"/*; do
@@ -60,7 +60,7 @@ for t in $TARGETS; do
     "$SCRATCH/release/$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
         -detect_leaks=0 -print_final_stats=1 -artifact_prefix="$OUT/$t/" ${FUZZ_ARGS:-} \
         "$OUT/$t/corpus" "$ROOT/Fuzz/Corpus/$t" >"$OUT/$t/log.txt" 2>&1 || rc=$?
-    grep -E '^(#[0-9]+ +DONE|SUMMARY|stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added)' "$OUT/$t/log.txt" || true
+    grep -E '^(#[0-9]+[[:space:]]+DONE|SUMMARY|stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added)' "$OUT/$t/log.txt" || true
     if [ "$rc" != 0 ]; then
         echo "!! $t stopped with status $rc: see $OUT/$t/log.txt and the crash-*/timeout-*/oom-* file there"
         status=1
