@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // libFuzzer targets for RocketWS, outside the main package graph so `swift build` / `swift test` never
 // compile them. Build and run with `Fuzz/run.sh` (it passes -sanitize=fuzzer; see the script).
-// Each target's main.swift hands its test function to libFuzzer's driver (LLVMFuzzerRunDriver)..
+// Each target defines `<target>_main` (SwiftPM aliases `main` to it), which runs libFuzzer's driver (LLVMFuzzerRunDriver).
 import Foundation
 import PackageDescription
 
