@@ -6,8 +6,9 @@ BIN_RELEASE   = .build/release
 BIN_DEBUG     = .build/debug
 APT_PACKAGES  = libnghttp2-dev pkg-config nghttp2-client nginx-light python3 python3-venv python3-yaml openssl
 NODE_ARGS    ?=
+FUZZ_SECONDS ?= 300
 
-.PHONY: all setup build build-debug run test conformance cluster bench soak clean validate-deploy test-nginx docker-image
+.PHONY: all setup build build-debug run test conformance cluster bench soak fuzz clean validate-deploy test-nginx docker-image
 
 all: build
 
@@ -70,6 +71,10 @@ docker-image:
 ## Soak: one release node, 10,000 WebSocket connections with churn and emits for 5 minutes (not in `make test`).
 soak: build
 	SKIP_BUILD=1 scripts/soak.sh 300
+
+## libFuzzer targets (Fuzz/): JSON-RPC, the WebSocket request path, peer frames; FUZZ_SECONDS each; findings in fuzz-out/.
+fuzz: setup
+	Fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build
