@@ -96,6 +96,7 @@ public final class Node: Service {
 
     /// Binds every listener and joins the cluster.
     public func start() async throws -> BoundPorts {
+        lowerFanOutPriority()
         let peer = try await cluster.start()
         let ws = try await webSocketServer.start(
             host: configuration.webSocketAddress.host,
@@ -112,6 +113,22 @@ public final class Node: Service {
             metadata: ["node/name": "\(name)", "node/ws": "\(ws)", "node/ms": "\(ms)", "node/peer": "\(peer.map(String.init) ?? "none")"]
         )
         return BoundPorts(webSocket: ws, messagesSource: ms, peer: peer)
+    }
+
+    /// The client loops run the fan-out, which saturates the cores under load; the backend and cluster loops
+    /// do short, latency-critical work (answering emits, acknowledgements, probes). Running the client loops
+    /// a few nice levels lower lets the kernel wake the short work at once instead of behind a fan-out slice.
+    private func lowerFanOutPriority() {
+        #if canImport(Glibc)
+        let nice = configuration.fanOutNice
+        guard nice > 0 else { return }
+        for loop in group.makeIterator() {
+            loop.execute {
+                // On Linux, PRIO_PROCESS with who 0 is the calling thread alone.
+                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice)
+            }
+        }
+        #endif
     }
 
     /// Leaves the cluster, closes clients with 1001 (going away), stops listening and frees the threads.
