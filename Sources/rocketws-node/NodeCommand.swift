@@ -61,6 +61,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("flush-delay-us"), help: "Microseconds pushed frames may wait to leave together with the next ones (throughput vs latency).")
     var flushDelayMicroseconds = 2000
 
+    @Option(name: .customLong("fan-out-nice"), help: "Nice levels added to the client (fan-out) threads so answers and acknowledgements win a saturated CPU (0 = off).")
+    var fanOutNice: Int32 = 10
+
     @Option(help: "Event loop threads (default: number of cores).")
     var threads: Int?
 
@@ -116,6 +119,7 @@ struct NodeCommand: AsyncParsableCommand {
         config.webSocket.allowedOrigins = (allowedOrigins ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
         config.webSocket.maxRequestsPerSecond = maxRequestsPerSecond
         config.webSocket.flushDelay = .microseconds(Int64(max(0, flushDelayMicroseconds)))
+        config.fanOutNice = max(0, min(19, fanOutNice))
         config.webSocket.privateChannelSecret = privateChannelSecret.flatMap { $0.isEmpty ? nil : $0 }
         if let threads { config.eventLoopThreads = max(1, threads) }
         return config

@@ -23,7 +23,7 @@ public struct NodeConfiguration: Sendable {
     public var eventLoopThreads: Int = System.coreCount
     /// Nice level added to the client (fan-out) loop threads so the backend and cluster loops win the CPU
     /// when it is saturated; 0 leaves them alone.
-    public var fanOutNice: Int32 = 5
+    public var fanOutNice: Int32 = 10
     /// Whether to run as a cluster member (peer listener, gossip); off only for the serving side alone.
     public var clustered = true
 
