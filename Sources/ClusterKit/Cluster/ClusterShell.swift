@@ -279,7 +279,7 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
             }
             guard !waiting.isEmpty else { return loop.makeSucceededFuture([]) }
             let promise = loop.makePromise(of: [LocalStats].self)
-            register(id, waiting: waiting, timeout: settings.statsTimeout, completion: .stats(promise))
+            register(id, waiting: waiting, timeout: settings.statsTimeout, completion: .stats(promise), resend: frame)
             return promise.futureResult
         }.hop(to: eventLoop)
     }
@@ -291,9 +291,21 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
         return nextRequestID
     }
 
-    private func register(_ id: UInt64, waiting: Set<String>, timeout: Duration, completion: PendingRequest.Completion) {
+    private func register(_ id: UInt64, waiting: Set<String>, timeout: Duration, completion: PendingRequest.Completion, resend: ByteBuffer? = nil) {
         let timer = loop.scheduleTask(in: TimeAmount(timeout)) { [self] in finish(id) }
-        pending[id] = PendingRequest(waiting: waiting, completion: completion, timer: timer)
+        pending[id] = PendingRequest(waiting: waiting, completion: completion, timer: timer, resend: resend)
+    }
+
+    /// A link went away: forwards sent on it are not waited for (re-sending could deliver twice), but
+    /// idempotent requests (status queries) are asked again once the peer is back, within their timeout.
+    private func linkLost(peer: String) {
+        for (id, request) in pending where request.resend == nil { answered(id, by: peer) { _ in } }
+    }
+
+    private func linkRestored(peer: String) {
+        for request in pending.values where request.waiting.contains(peer) {
+            if let frame = request.resend { _ = sendInOrder(kind: .statsRequest, payload: frame, to: peer) }
+        }
     }
 
     private func finish(_ id: UInt64) {
@@ -403,12 +415,13 @@ extension ClusterShell: PeerMeshDelegate {
         loop.execute { [self] in
             execute(membership.onPeerConnected(name: peer.name, address: peer.address, incarnation: peer.incarnation, now: now))
             execute(interest.nodeJoined(peer.name))
+            linkRestored(peer: peer.name)
         }
     }
 
     public func peerMesh(_ mesh: PeerMesh, didDisconnect peer: PeerIdentity) {
         loop.execute { [self] in
-            forgetPending(peer: peer.name)
+            linkLost(peer: peer.name)
             execute(membership.onPeerDisconnected(name: peer.name, now: now))
         }
     }
@@ -479,6 +492,8 @@ struct PendingRequest {
     var timer: Scheduled<Void>
     var counts: [NodeCount] = []
     var stats: [LocalStats] = []
+    /// The request frame, for requests that may be sent again (status queries).
+    var resend: ByteBuffer? = nil
 }
 
 /// A frame waiting for the link to its member.
