@@ -104,6 +104,11 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
     /// Frames to other nodes given up on because their link stayed down past `forwardTimeout`.
     public var expiredForwardCount: Int { expiredForwards.load(ordering: .relaxed) }
 
+    /// Whether any other member is alive or suspect (any thread; from the last membership snapshot).
+    private var hasActivePeers: Bool {
+        snapshot.withLock { members in members.contains { $0.state == "alive" || $0.state == "suspect" } }
+    }
+
     /// Per-peer link figures of the mesh (queue depth, drops, frames, round-trip time).
     public func linkStats() -> [PeerLinkStats] {
         mesh.stats()
@@ -187,7 +192,9 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
     /// Sends a channel message to every other node with subscribers for it. With `awaitCounts`, the future
     /// carries each node's delivered count (nodes that do not answer within `forwardTimeout` are left out).
     public func forward(channel: String, data: ByteBuffer, timestamp: Int, awaitCounts: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<[NodeCount]> {
-        loop.flatSubmit { [self] in
+        // A cluster of one: no hop to the cluster loop on the message path.
+        guard hasActivePeers else { return eventLoop.makeSucceededFuture([]) }
+        return loop.flatSubmit { [self] in
             let targets = interest.route(channel)
             guard !targets.isEmpty else { return loop.makeSucceededFuture([]) }
             return send(kind: .forward, channel: channel, data: data, timestamp: timestamp, to: Array(targets), awaitCounts: awaitCounts)
@@ -196,7 +203,8 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
 
     /// Sends a `notify_all` message to every other active node.
     public func forwardBroadcast(data: ByteBuffer, timestamp: Int, awaitCounts: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<[NodeCount]> {
-        loop.flatSubmit { [self] in
+        guard hasActivePeers else { return eventLoop.makeSucceededFuture([]) }
+        return loop.flatSubmit { [self] in
             let targets = activePeers
             guard !targets.isEmpty else { return loop.makeSucceededFuture([]) }
             return send(kind: .broadcast, channel: nil, data: data, timestamp: timestamp, to: targets, awaitCounts: awaitCounts)
