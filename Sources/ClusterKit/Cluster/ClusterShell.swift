@@ -344,10 +344,7 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
         for directive in directives {
             switch directive {
             case .send(let message, let name):
-                let bytes = message.encoded()
-                var buffer = allocator.buffer(capacity: bytes.count)
-                buffer.writeBytes(bytes)
-                mesh.send(kind: ClusterFrame.Kind.membership.rawValue, payload: buffer, to: name)
+                mesh.send(kind: ClusterFrame.Kind.membership.rawValue, payload: buffer(message.encoded()), to: name)
             case .connect(_, let address):
                 if !stopping { mesh.connect(to: address) }
             case .memberChanged(let change):

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Writing JSON strings: quotes, backslashes and control characters escaped, everything else verbatim.
 enum JSONEscaping {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
@@ -22,11 +24,16 @@ enum JSONEscaping {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// `s` as a quoted JSON string.
-    static func quoted(_ s: String) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(s.utf8.count + 2)
-        appendQuoted(s, to: &bytes)
-        return bytes
+    /// Writes `"s"` with JSON escapes into `buffer` (straight through when nothing needs escaping).
+    static func writeQuoted(_ s: String, into buffer: inout ByteBuffer) {
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            buffer.writeStaticString("\"")
+            buffer.writeString(s)
+            buffer.writeStaticString("\"")
+        } else {
+            var bytes: [UInt8] = []
+            appendQuoted(s, to: &bytes)
+            buffer.writeBytes(bytes)
+        }
     }
 }

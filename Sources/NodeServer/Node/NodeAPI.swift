@@ -206,10 +206,7 @@ public final class NodeAPI: Sendable {
         metrics.messagesIn.increment()
         // Forward first, so the other nodes start their fan-out while this one does its own.
         let remote = cluster.forward(channel: params.channel, data: params.data, timestamp: timestamp, awaitCounts: awaitCounts, on: loop)
-        let local = hub.publish(to: params.channel, excluding: excluding) {
-            PushFrame.make(data: params.data, kind: .message, timestamp: timestamp, channel: params.channel, allocator: allocator)
-        }
-        metrics.messagesOut.increment(by: Int64(local.count))
+        let local = deliverLocally(channel: params.channel, data: params.data, timestamp: timestamp, excluding: excluding)
         return Self.settle(local, remote, on: loop).map { [metrics] counts in
             metrics.publishLatency.record(ContinuousClock.now - started)
             return Self.reach(local: local.count, remote: counts)
@@ -220,8 +217,7 @@ public final class NodeAPI: Sendable {
         let timestamp = Self.unixSeconds()
         metrics.broadcastsIn.increment()
         let remote = cluster.forwardBroadcast(data: data, timestamp: timestamp, awaitCounts: awaitCounts, on: loop)
-        let local = hub.broadcast(PushFrame.make(data: data, kind: .broadcast, timestamp: timestamp, channel: nil, allocator: allocator))
-        metrics.messagesOut.increment(by: Int64(local.count))
+        let local = deliverLocally(channel: nil, data: data, timestamp: timestamp)
         return Self.settle(local, remote, on: loop).map { Self.reach(local: local.count, remote: $0) }
     }
 
@@ -240,22 +236,34 @@ public final class NodeAPI: Sendable {
         return reach
     }
 
-    /// Delivers a message that another node forwarded here.
-    public func deliverForwarded(channel: String, data: ByteBuffer, timestamp: Int) -> DeliveryReceipt {
-        metrics.forwardsReceived.increment()
-        let receipt = hub.publish(to: channel) {
-            PushFrame.make(data: data, kind: .message, timestamp: timestamp, channel: channel, allocator: allocator)
+    /// Hands a channel message (`channel` set) or a broadcast to this node's clients: the frame is built once,
+    /// and only when someone is there to receive it. The one local path for accepted and forwarded messages.
+    private func deliverLocally(channel: String?, data: ByteBuffer, timestamp: Int, excluding: WebSocketSession? = nil) -> DeliveryReceipt {
+        let allocator = self.allocator
+        let receipt: DeliveryReceipt
+        if let channel {
+            receipt = hub.publish(to: channel, excluding: excluding) {
+                PushFrame.make(data: data, kind: .message, timestamp: timestamp, channel: channel, allocator: allocator)
+            }
+        } else {
+            receipt = hub.broadcast {
+                PushFrame.make(data: data, kind: .broadcast, timestamp: timestamp, channel: nil, allocator: allocator)
+            }
         }
         metrics.messagesOut.increment(by: Int64(receipt.count))
         return receipt
     }
 
+    /// Delivers a message that another node forwarded here.
+    public func deliverForwarded(channel: String, data: ByteBuffer, timestamp: Int) -> DeliveryReceipt {
+        metrics.forwardsReceived.increment()
+        return deliverLocally(channel: channel, data: data, timestamp: timestamp)
+    }
+
     /// Delivers a broadcast that another node forwarded here.
     public func deliverForwardedBroadcast(data: ByteBuffer, timestamp: Int) -> DeliveryReceipt {
         metrics.forwardsReceived.increment()
-        let receipt = hub.broadcast(PushFrame.make(data: data, kind: .broadcast, timestamp: timestamp, channel: nil, allocator: allocator))
-        metrics.messagesOut.increment(by: Int64(receipt.count))
-        return receipt
+        return deliverLocally(channel: nil, data: data, timestamp: timestamp)
     }
 
     static func unixSeconds() -> Int {

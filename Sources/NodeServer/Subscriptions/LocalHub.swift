@@ -115,9 +115,12 @@ public final class LocalHub: Sendable {
         return DeliveryReceipt(count: max(total, 0), settled: waits.settled(on: shards[0].loop))
     }
 
-    /// Hands `frame` to every connected client of this node; returns how many (see `publish` for `settled`).
-    func broadcast(_ frame: ByteBuffer) -> DeliveryReceipt {
+    /// Hands a frame to every connected client of this node; returns how many (see `publish` for `frame` and
+    /// `settled`).
+    func broadcast(frame: () -> ByteBuffer) -> DeliveryReceipt {
         let total = counts.withLockedValue { $0.connections }
+        guard total > 0 else { return DeliveryReceipt(count: 0) }
+        let frame = frame()
         var waits: [EventLoopFuture<Void>] = []
         for shard in shards {
             waits.appendIfCongested(dispatch(to: shard) { shard.deliverToAll(frame) })
@@ -151,10 +154,6 @@ public final class LocalHub: Sendable {
     public var connectionCount: Int { counts.withLockedValue { $0.connections } }
     /// Subscriptions over all clients and channels.
     public var subscriptionCount: Int { counts.withLockedValue { $0.subscriptions } }
-    /// Local subscribers of `channel`.
-    public func subscriberCount(_ channel: String) -> Int {
-        counts.withLockedValue { $0.channels[channel]?.reduce(0, +) ?? 0 }
-    }
     /// channel -> local subscribers.
     public func channelCounts() -> [String: Int] {
         counts.withLockedValue { $0.channels.mapValues { $0.reduce(0, +) } }
