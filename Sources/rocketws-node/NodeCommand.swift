@@ -58,8 +58,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("private-channel-secret"), help: "Secret backends sign private-channel tokens with (private- channels are refused without it).")
     var privateChannelSecret: String?
 
-    @Option(name: .customLong("flush-delay-us"), help: "Microseconds pushed frames may wait to leave together with the next ones (throughput vs latency).")
-    var flushDelayMicroseconds = 2000
+    @Option(name: .customLong("flush-delay-us"), help: "Shortest time between two flushes of pushed frames, in microseconds: under load a client gets the window's messages in one write; after a quiet spell a message leaves at once (throughput vs latency).")
+    var flushDelayMicroseconds = 40000
 
     @Option(name: .customLong("fan-out-nice"), help: "Nice levels added to the client (fan-out) threads so answers and acknowledgements win a saturated CPU (0 = off).")
     var fanOutNice: Int32 = 10

@@ -27,8 +27,8 @@ public final class Node: Service {
     private let group: MultiThreadedEventLoopGroup
     /// One loop for backends' requests and one for the cluster (membership, interest, peer mesh), so neither
     /// an emit's answer nor a probe or an acknowledgement waits behind a fan-out in progress.
-    private let backendGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let clusterGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private var backendGroup: MultiThreadedEventLoopGroup { clusterGroup }
     private let hub: LocalHub
     private let cluster: any ClusterLink
     private let api: NodeAPI
@@ -63,7 +63,7 @@ public final class Node: Service {
         self.api = NodeAPI(hub: hub, cluster: link, metrics: metrics, settings: configuration.webSocket, advertisedAddress: advertised)
         (link as? ClusterShell)?.setDelegate(api)
         self.webSocketServer = WebSocketServer(settings: configuration.webSocket, hub: hub, api: api, logger: logger)
-        var sources: [any MessagesSource] = [HTTPMessagesSource(settings: configuration.messagesSource, group: backendGroup, logger: logger)]
+        var sources: [any MessagesSource] = [HTTPMessagesSource(settings: configuration.messagesSource, group: clusterGroup, logger: logger)]
         sources.append(contentsOf: extraSources)
         self.sources = sources
     }
@@ -141,7 +141,6 @@ public final class Node: Service {
         for source in sources { await source.stop() }
         try? await hub.waitForSessionsToClose(within: .seconds(2))
         try? await group.shutdownGracefully()
-        try? await backendGroup.shutdownGracefully()
         try? await clusterGroup.shutdownGracefully()
     }
 

@@ -87,8 +87,9 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
 
     // MARK: Pushing (called by the shard, on this loop)
 
-    /// Writes a pre-encoded frame; returns false when the client is gone or closing.
-    @inline(__always)
+    /// Writes pre-encoded frames (one or a batch of them, without flushing); returns false when the client is
+    /// gone or closing.
+    @inline(__always) @discardableResult
     func push(_ frame: ByteBuffer) -> Bool {
         guard state == .open, let writer else { return false }
         writer.write(NIOAny(frame), promise: nil)

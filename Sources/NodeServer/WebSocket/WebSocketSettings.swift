@@ -11,9 +11,10 @@ public struct WebSocketSettings: Sendable {
     public var maxQueueBytes: Int = 16 << 20 {
         willSet { precondition(newValue >= 1024, "maxQueueBytes must be at least 1 KiB") }
     }
-    /// How long pushed frames may wait to be flushed together with the frames that follow: in a burst, one
-    /// write per client carries many messages instead of one syscall each. Adds at most this to latency.
-    public var flushDelay: TimeAmount = .milliseconds(2)
+    /// The shortest time between two flushes of pushed frames on one event loop: under load, one write per
+    /// client carries every message of the window instead of one syscall each; a message after a quiet spell
+    /// this long leaves at once. Adds at most this to latency (0: every loop pass flushes).
+    public var flushDelay: TimeAmount = .milliseconds(40)
     /// How long a closing client may take to answer our close frame before the TCP connection is cut.
     public var closeGrace: TimeAmount = .seconds(2)
     /// Most channels one connection may subscribe to.

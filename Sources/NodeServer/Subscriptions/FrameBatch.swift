@@ -1,0 +1,28 @@
+import NIOCore
+
+/// Frames published to one audience on one event loop since its last flush, kept back to back in one buffer.
+/// At the flush the whole buffer goes to every member as ONE shared write: per message the loop pays one copy,
+/// not one write per subscriber, and each subscriber's socket gets a tick's frames in one syscall.
+struct FrameBatch {
+    private var buffer = ByteBuffer()
+    /// Bytes in the previous batch: the next one starts with room for as many.
+    private var lastSize = 0
+
+    var isEmpty: Bool { buffer.readableBytes == 0 }
+
+    /// Copies `frame` behind the frames already waiting.
+    mutating func append(_ frame: ByteBuffer, allocator: ByteBufferAllocator) {
+        if buffer.capacity == 0 {
+            buffer = allocator.buffer(capacity: max(1024, lastSize + lastSize / 2, frame.readableBytes))
+        }
+        buffer.writeImmutableBuffer(frame)
+    }
+
+    /// The waiting frames as one buffer (shared by every write); the batch is empty afterwards.
+    mutating func take() -> ByteBuffer {
+        let frames = buffer
+        lastSize = frames.readableBytes
+        buffer = ByteBuffer()
+        return frames
+    }
+}

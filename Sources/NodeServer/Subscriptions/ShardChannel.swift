@@ -1,0 +1,7 @@
+/// One channel on one event loop: its subscribers there and the frames published to them since the last flush.
+final class ShardChannel {
+    let subscribers = SubscriberList<WebSocketSession>()
+    var batch = FrameBatch()
+    /// In the shard's list of channels with frames waiting.
+    var isQueued = false
+}
