@@ -93,25 +93,22 @@ public final class LocalHub: Sendable {
 
     // MARK: Publishing (any thread)
 
-    /// Messages a loop may have queued before a publisher is made to wait for its own message's delivery:
-    /// below it an emit is answered at once (its fan-out continues behind), above it the answer waits.
-    static let backlogLimit = 512
-
     /// Hands a frame to every loop with subscribers of `channel` (minus `session`, a subscriber itself) and
     /// returns how many subscribers it goes to. `frame` is built only when there is someone to write it to, once,
     /// and the same buffer goes to every loop. `settled` is nil when the loops keep up; when one of them has
-    /// `backlogLimit` messages queued, it completes once this message is written there (backpressure).
+    /// `SubscriptionShard.backlogLimit` messages waiting, it completes once this message is written there
+    /// (backpressure).
     func publish(to channel: String, excluding session: WebSocketSession? = nil, frame: () -> ByteBuffer) -> DeliveryReceipt {
         guard let perShard = counts.withLockedValue({ $0.channels[channel] }) else { return DeliveryReceipt(count: 0) }
-        let excluded = session.map { ObjectIdentifier($0) }
         var total = 0
         let frame = frame()
         var waits: [EventLoopFuture<Void>] = []
         for shard in shards where perShard[shard.index] > 0 {
             total += perShard[shard.index]
-            waits.appendIfCongested(dispatch(to: shard) { shard.deliver(frame, to: channel, excluding: excluded) })
+            let excluded = session.flatMap { $0.shard === shard ? $0 : nil }
+            waits.appendIfCongested(shard.enqueue(frame, channel: channel, excluding: excluded))
         }
-        if excluded != nil { total -= 1 }
+        if session != nil { total -= 1 }
         return DeliveryReceipt(count: max(total, 0), settled: waits.settled(on: shards[0].loop))
     }
 
@@ -123,29 +120,9 @@ public final class LocalHub: Sendable {
         let frame = frame()
         var waits: [EventLoopFuture<Void>] = []
         for shard in shards {
-            waits.appendIfCongested(dispatch(to: shard) { shard.deliverToAll(frame) })
+            waits.appendIfCongested(shard.enqueue(frame, channel: nil))
         }
         return DeliveryReceipt(count: total, settled: waits.settled(on: shards[0].loop))
-    }
-
-    /// Queues `deliver` on the shard's loop (always queued, so the caller answers first); returns a future of
-    /// its completion when the loop is congested.
-    private func dispatch(to shard: SubscriptionShard, _ deliver: @escaping @Sendable () -> Void) -> EventLoopFuture<Void>? {
-        let queued = shard.backlog.add(1, ordering: .relaxed).newValue
-        guard queued > Self.backlogLimit else {
-            shard.loop.execute {
-                deliver()
-                shard.backlog.subtract(1, ordering: .relaxed)
-            }
-            return nil
-        }
-        let promise = shard.loop.makePromise(of: Void.self)
-        shard.loop.execute {
-            deliver()
-            shard.backlog.subtract(1, ordering: .relaxed)
-            promise.succeed()
-        }
-        return promise.futureResult
     }
 
     // MARK: Views

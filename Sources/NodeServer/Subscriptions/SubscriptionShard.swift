@@ -1,24 +1,33 @@
+import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
 
-/// The WebSocket sessions and subscriptions of ONE event loop. Everything here runs on `loop`, so the
-/// message path takes no lock: a publish hops once per loop (not once per subscriber) and copies its frame
-/// into the channel's `FrameBatch`; the flush then writes each batch to each subscriber as one shared buffer
-/// and flushes every written connection once (a burst leaves in few large writes, one syscall per client per
-/// flush rather than one per message).
+/// The WebSocket sessions and subscriptions of ONE event loop, and its part of the message path.
 ///
-/// Order: a channel's frames reach each subscriber in the order they were published here; a batch is written
-/// out early ("sealed") whenever its audience is about to change or a frame must skip one member, so joining,
-/// leaving and exclusions take effect exactly between two messages. Broadcasts and channel messages keep
-/// their relative order on the loop as well (either kind seals the other before queueing).
+/// Publishers (any thread) append to the shard's inbox without waking the loop; only the first message of a
+/// window schedules the window's end, `flushDelay` after the previous flush (at once after a quiet spell).
+/// When the window closes the loop applies the inbox: each frame is copied into its channel's `FrameBatch`,
+/// every batch is written to each of its subscribers as one shared buffer, and every written connection is
+/// flushed once. A busy subscriber costs one write per window however many messages it gets, and the
+/// publishing thread pays one locked append per loop and message, no thread wake-up.
+///
+/// Order: a channel's frames reach each subscriber in the order they were published to this shard. A change
+/// of audience (register, subscribe, unsubscribe, unregister) first applies the inbox and writes out the
+/// affected batch ("seals" it), so a subscription takes effect exactly between two messages. Broadcasts and
+/// channel messages keep their relative order as well (either kind seals the other before queueing).
 final class SubscriptionShard {
     let loop: any EventLoop
     let index: Int
-    /// Messages handed to this loop and not yet written (any thread reads it; publishers add, the loop subtracts).
-    let backlog = Atomic<Int>(0)
-    /// How often a flush may step behind queued deliveries before it flushes anyway (bounds the added latency).
-    private static let maxFlushDeferrals = 8
-    private var flushDeferrals = 0
+    /// How long published frames may wait for more before they are written together (see `SubscriptionShard`).
+    let flushDelay: TimeAmount
+
+    private struct Inbox {
+        var deliveries: [ShardDelivery] = []
+        /// A window is open: its end is scheduled (or about to be) and will apply everything queued.
+        var windowOpen = false
+    }
+    private let inbox = NIOLockedValueBox(Inbox())
+
+    // Loop-confined state.
     private var channels: [String: ShardChannel] = [:]
     private(set) var sessions: [ObjectIdentifier: WebSocketSession] = [:]
     /// Channels whose batch has frames waiting.
@@ -27,12 +36,10 @@ final class SubscriptionShard {
     private var broadcasts = FrameBatch()
     /// Sessions written to since the last flush.
     private var dirty: ContiguousArray<WebSocketSession> = []
-    private var flushScheduled = false
     private var lastFlush = NIODeadline.distantPast
+    /// Promises of congested publishers, completed at the next flush.
+    private var writtenPromises: [EventLoopPromise<Void>] = []
     private let allocator = ByteBufferAllocator()
-
-    /// How long published frames may wait for more before they are written together (see `scheduleFlush`).
-    let flushDelay: TimeAmount
 
     init(loop: any EventLoop, index: Int, flushDelay: TimeAmount) {
         self.loop = loop
@@ -40,18 +47,42 @@ final class SubscriptionShard {
         self.flushDelay = flushDelay
     }
 
+    // MARK: Publishing (any thread)
+
+    /// Messages waiting in the inbox above which a publisher is made to wait for its own message's write.
+    static let backlogLimit = 512
+
+    /// Queues a frame for the subscribers of `channel` (or, with nil, for every session) here. Returns a
+    /// future of its write when this shard already has `backlogLimit` messages waiting (backpressure), else nil.
+    func enqueue(_ frame: ByteBuffer, channel: String?, excluding excluded: WebSocketSession? = nil) -> EventLoopFuture<Void>? {
+        let (opensWindow, written) = inbox.withLockedValue { inbox -> (Bool, EventLoopPromise<Void>?) in
+            let written = inbox.deliveries.count >= Self.backlogLimit ? loop.makePromise(of: Void.self) : nil
+            inbox.deliveries.append(ShardDelivery(frame: frame, channel: channel, excluded: excluded, written: written))
+            if inbox.windowOpen { return (false, written) }
+            inbox.windowOpen = true
+            return (true, written)
+        }
+        if opensWindow { loop.execute { [self] in scheduleWindowEnd() } }
+        return written?.futureResult
+    }
+
+    // MARK: Sessions and subscriptions (on the loop)
+
     func register(_ session: WebSocketSession) {
+        applyInbox()
         sealBroadcasts()
         sessions[ObjectIdentifier(session)] = session
     }
 
     func unregister(_ session: WebSocketSession) {
+        applyInbox()
         sealBroadcasts()
         sessions.removeValue(forKey: ObjectIdentifier(session))
     }
 
     /// Adds a subscription; false when the session already had it.
     func subscribe(_ session: WebSocketSession, to channel: String) -> Bool {
+        applyInbox()
         if let entry = channels[channel] {
             seal(entry)
             return entry.subscribers.insert(session)
@@ -64,6 +95,7 @@ final class SubscriptionShard {
 
     /// Removes a subscription; false when the session did not have it.
     func unsubscribe(_ session: WebSocketSession, from channel: String) -> Bool {
+        applyInbox()
         guard let entry = channels[channel] else { return false }
         seal(entry)
         guard entry.subscribers.remove(session) else { return false }
@@ -71,57 +103,98 @@ final class SubscriptionShard {
         return true
     }
 
-    /// Queues `frame` for every subscriber of `channel` here except `excluded`; returns how many.
-    @discardableResult
-    func deliver(_ frame: ByteBuffer, to channel: String, excluding excluded: ObjectIdentifier?) -> Int {
-        guard let entry = channels[channel] else { return 0 }
+    /// Called by a session that was written to outside a window (a sealed batch) and is not yet waiting for a flush.
+    func markDirty(_ session: WebSocketSession) {
+        dirty.append(session)
+        let opensWindow = inbox.withLockedValue { inbox -> Bool in
+            if inbox.windowOpen { return false }
+            inbox.windowOpen = true
+            return true
+        }
+        if opensWindow { scheduleWindowEnd() }
+    }
+
+    // MARK: The window
+
+    /// Flushes are at least `flushDelay` apart: after a quiet spell that long the window ends at once (after the
+    /// tasks already queued here); under load it ends `flushDelay` after the previous flush.
+    private func scheduleWindowEnd() {
+        let due = lastFlush + flushDelay
+        if flushDelay == .zero || due <= .now() {
+            loop.execute { [self] in endWindow() }
+        } else {
+            loop.scheduleTask(deadline: due) { [self] in endWindow() }
+        }
+    }
+
+    private func endWindow() {
+        let deliveries = takeInbox()
+        apply(deliveries)
+        lastFlush = .now()
+        sealChannels()
         sealBroadcasts()
-        if let excluded, let sender = sessions[excluded], sender.channels.contains(channel) {
+        var sessions: ContiguousArray<WebSocketSession> = []
+        swap(&sessions, &dirty)
+        // Close the window; messages queued since the take above open the next one at once.
+        let reopen = inbox.withLockedValue { inbox -> Bool in
+            if inbox.deliveries.isEmpty { inbox.windowOpen = false }
+            return inbox.windowOpen
+        }
+        for session in sessions { session.flushPending() }
+        if !writtenPromises.isEmpty {
+            let promises = writtenPromises
+            writtenPromises.removeAll()
+            for promise in promises { promise.succeed() }
+        }
+        if reopen { scheduleWindowEnd() }
+    }
+
+    /// Applies what the inbox holds now (before a change of audience) without ending the window.
+    private func applyInbox() {
+        apply(takeInbox())
+    }
+
+    private func takeInbox() -> [ShardDelivery] {
+        inbox.withLockedValue { inbox -> [ShardDelivery] in
+            guard !inbox.deliveries.isEmpty else { return [] }
+            defer { inbox.deliveries.removeAll(keepingCapacity: true) }
+            return inbox.deliveries
+        }
+    }
+
+    private func apply(_ deliveries: [ShardDelivery]) {
+        for delivery in deliveries {
+            if let channel = delivery.channel {
+                deliver(delivery.frame, to: channel, excluding: delivery.excluded)
+            } else {
+                deliverToAll(delivery.frame)
+            }
+            if let written = delivery.written { writtenPromises.append(written) }
+        }
+    }
+
+    /// Queues `frame` for every subscriber of `channel` here except `excluded`.
+    private func deliver(_ frame: ByteBuffer, to channel: String, excluding excluded: WebSocketSession?) {
+        guard let entry = channels[channel] else { return }
+        sealBroadcasts()
+        if let excluded, excluded.channels.contains(channel), sessions[ObjectIdentifier(excluded)] === excluded {
             // The sender is a subscriber here: this one frame goes to the others only, after what is queued.
             seal(entry)
-            var count = 0
-            for session in entry.subscribers.members where ObjectIdentifier(session) != excluded {
-                if session.push(frame) { count += 1 }
-            }
-            return count
+            for session in entry.subscribers.members where session !== excluded { session.push(frame) }
+            return
         }
         entry.batch.append(frame, allocator: allocator)
         if !entry.isQueued {
             entry.isQueued = true
             queuedChannels.append(entry)
-            scheduleFlush()
         }
-        return entry.subscribers.count
     }
 
-    /// Queues `frame` for every session here; returns how many.
-    @discardableResult
-    func deliverToAll(_ frame: ByteBuffer) -> Int {
-        guard !sessions.isEmpty else { return 0 }
+    /// Queues `frame` for every session here.
+    private func deliverToAll(_ frame: ByteBuffer) {
+        guard !sessions.isEmpty else { return }
         sealChannels()
         broadcasts.append(frame, allocator: allocator)
-        scheduleFlush()
-        return sessions.count
-    }
-
-    /// Called by a session that was written to and is not yet waiting for a flush.
-    func markDirty(_ session: WebSocketSession) {
-        dirty.append(session)
-        scheduleFlush()
-    }
-
-    /// Flushes are at least `flushDelay` apart: the first frame after a quiet spell that long leaves at once
-    /// (after the tasks already queued here), and under load the frames of one window leave together, so a
-    /// busy subscriber costs one write per window however many messages it gets.
-    private func scheduleFlush() {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        let due = lastFlush + flushDelay
-        if flushDelay == .zero || due <= NIODeadline.now() {
-            loop.execute { [self] in flushDirty() }
-        } else {
-            loop.scheduleTask(deadline: due) { [self] in flushDirty() }
-        }
     }
 
     /// Writes a channel's waiting frames to each of its subscribers (without flushing).
@@ -144,25 +217,7 @@ final class SubscriptionShard {
         let frames = broadcasts.take()
         for session in sessions.values { session.push(frames) }
     }
-
-    private func flushDirty() {
-        // More deliveries are queued behind this task: let them add their frames first, then write once.
-        if backlog.load(ordering: .relaxed) > 0, flushDeferrals < Self.maxFlushDeferrals {
-            flushDeferrals += 1
-            loop.execute { [self] in flushDirty() }
-            return
-        }
-        flushDeferrals = 0
-        lastFlush = .now()
-        sealChannels()
-        sealBroadcasts()
-        var sessions: ContiguousArray<WebSocketSession> = []
-        swap(&sessions, &dirty)
-        // From here a new frame (even one queued by a flush below) schedules the next flush.
-        flushScheduled = false
-        for session in sessions { session.flushPending() }
-    }
 }
 
-// Confined to `loop`: every method is called on it (publishers hop with `loop.execute`).
+// Loop-confined state is only touched on `loop`; the inbox is behind its lock.
 extension SubscriptionShard: @unchecked Sendable {}
