@@ -37,6 +37,10 @@ final class SubscriptionShard {
     /// Sessions written to since the last flush.
     private var dirty: ContiguousArray<WebSocketSession> = []
     private var lastFlush = NIODeadline.distantPast
+    /// The window's end is applying and writing out its messages. A write can close a session re-entrantly
+    /// (its queue overflowed: 1008), and the audience change that follows must not apply messages published
+    /// since the window's take: they belong to the next window, in order.
+    private var endingWindow = false
     /// Promises of congested publishers, completed at the next flush.
     private var writtenPromises: [EventLoopPromise<Void>] = []
     private let allocator = ByteBufferAllocator()
@@ -128,11 +132,13 @@ final class SubscriptionShard {
     }
 
     private func endWindow() {
+        endingWindow = true
         let deliveries = takeInbox()
         apply(deliveries)
         lastFlush = .now()
         sealChannels()
         sealBroadcasts()
+        endingWindow = false
         var sessions: ContiguousArray<WebSocketSession> = []
         swap(&sessions, &dirty)
         // Close the window; messages queued since the take above open the next one at once.
@@ -151,6 +157,7 @@ final class SubscriptionShard {
 
     /// Applies what the inbox holds now (before a change of audience) without ending the window.
     private func applyInbox() {
+        guard !endingWindow else { return }
         apply(takeInbox())
     }
 
@@ -205,11 +212,17 @@ final class SubscriptionShard {
     }
 
     private func sealChannels() {
-        for entry in queuedChannels {
+        // Taken out first: a session closed by one of these writes must not change the list being walked.
+        var entries: ContiguousArray<ShardChannel> = []
+        swap(&entries, &queuedChannels)
+        for entry in entries {
             entry.isQueued = false
             seal(entry)
         }
-        queuedChannels.removeAll(keepingCapacity: true)
+        if queuedChannels.isEmpty {
+            entries.removeAll(keepingCapacity: true)
+            queuedChannels = entries
+        }
     }
 
     private func sealBroadcasts() {
