@@ -137,6 +137,7 @@ public final class Node: Service {
         logger.info("node stopping", metadata: ["node/name": "\(name)"])
         await webSocketServer.stopAccepting()
         await cluster.shutdown()
+        try? await hub.flushAll().get()
         try? await hub.forEachSession { $0.close(code: 1001, reason: "server shutting down", grace: .milliseconds(1500)) }.get()
         for source in sources { await source.stop() }
         try? await hub.waitForSessionsToClose(within: .seconds(2))

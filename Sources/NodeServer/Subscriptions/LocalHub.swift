@@ -136,6 +136,12 @@ public final class LocalHub: Sendable {
         counts.withLockedValue { $0.channels.mapValues { $0.reduce(0, +) } }
     }
 
+    /// Writes out every loop's open window now (shutdown: accepted messages leave before clients are closed).
+    func flushAll() -> EventLoopFuture<Void> {
+        let futures = shards.map { shard in shard.loop.submit { shard.flushNow() } }
+        return EventLoopFuture.andAllSucceed(futures, on: shards[0].loop)
+    }
+
     /// Drops sessions whose connection is gone but that are still registered; returns how many.
     func flushDeadSessions() -> EventLoopFuture<Int> {
         let futures = shards.map { shard in

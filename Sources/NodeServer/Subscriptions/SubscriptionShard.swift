@@ -37,12 +37,15 @@ final class SubscriptionShard {
     /// Sessions written to since the last flush.
     private var dirty: ContiguousArray<WebSocketSession> = []
     private var lastFlush = NIODeadline.distantPast
-    /// The window's end is applying and writing out its messages. A write can close a session re-entrantly
-    /// (its queue overflowed: 1008), and the audience change that follows must not apply messages published
-    /// since the window's take: they belong to the next window, in order.
-    private var endingWindow = false
+    /// How many shard operations (a window's end, an audience change) are on the stack. A write can close a
+    /// session re-entrantly (a write error ends the connection), and the audience change that follows must not
+    /// apply messages published meanwhile: only the outermost operation applies the inbox, so frames are never
+    /// written ahead of older ones still being sealed.
+    private var depth = 0
     /// Promises of congested publishers, completed at the next flush.
     private var writtenPromises: [EventLoopPromise<Void>] = []
+    /// The inbox's other array (see `applyTaken`).
+    private var spareDeliveries: [ShardDelivery] = []
     private let allocator = ByteBufferAllocator()
 
     init(loop: any EventLoop, index: Int, flushDelay: TimeAmount) {
@@ -73,12 +76,16 @@ final class SubscriptionShard {
     // MARK: Sessions and subscriptions (on the loop)
 
     func register(_ session: WebSocketSession) {
+        depth += 1
+        defer { depth -= 1 }
         applyInbox()
         sealBroadcasts()
         sessions[ObjectIdentifier(session)] = session
     }
 
     func unregister(_ session: WebSocketSession) {
+        depth += 1
+        defer { depth -= 1 }
         applyInbox()
         sealBroadcasts()
         sessions.removeValue(forKey: ObjectIdentifier(session))
@@ -86,11 +93,12 @@ final class SubscriptionShard {
 
     /// Adds a subscription; false when the session already had it.
     func subscribe(_ session: WebSocketSession, to channel: String) -> Bool {
+        depth += 1
+        defer { depth -= 1 }
         applyInbox()
-        if let entry = channels[channel] {
-            seal(entry)
-            return entry.subscribers.insert(session)
-        }
+        if let entry = channels[channel] { seal(entry) }
+        // Looked up again: the seal's writes may have closed the channel's last subscriber and dropped its entry.
+        if let entry = channels[channel] { return entry.subscribers.insert(session) }
         let entry = ShardChannel()
         _ = entry.subscribers.insert(session)
         channels[channel] = entry
@@ -99,11 +107,13 @@ final class SubscriptionShard {
 
     /// Removes a subscription; false when the session did not have it.
     func unsubscribe(_ session: WebSocketSession, from channel: String) -> Bool {
+        depth += 1
+        defer { depth -= 1 }
         applyInbox()
         guard let entry = channels[channel] else { return false }
         seal(entry)
         guard entry.subscribers.remove(session) else { return false }
-        if entry.subscribers.isEmpty { channels.removeValue(forKey: channel) }
+        if entry.subscribers.isEmpty, channels[channel] === entry { channels.removeValue(forKey: channel) }
         return true
     }
 
@@ -132,41 +142,47 @@ final class SubscriptionShard {
     }
 
     private func endWindow() {
-        endingWindow = true
-        let deliveries = takeInbox()
-        apply(deliveries)
+        depth += 1
+        defer { depth -= 1 }
+        applyTaken()
         lastFlush = .now()
         sealChannels()
         sealBroadcasts()
-        endingWindow = false
         var sessions: ContiguousArray<WebSocketSession> = []
         swap(&sessions, &dirty)
+        let written = writtenPromises
+        writtenPromises.removeAll()
         // Close the window; messages queued since the take above open the next one at once.
         let reopen = inbox.withLockedValue { inbox -> Bool in
             if inbox.deliveries.isEmpty { inbox.windowOpen = false }
             return inbox.windowOpen
         }
         for session in sessions { session.flushPending() }
-        if !writtenPromises.isEmpty {
-            let promises = writtenPromises
-            writtenPromises.removeAll()
-            for promise in promises { promise.succeed() }
-        }
+        for promise in written { promise.succeed() }
         if reopen { scheduleWindowEnd() }
+    }
+
+    /// Ends the current window now (node shutdown: what was accepted is written before clients are closed).
+    func flushNow() {
+        let open = inbox.withLockedValue { $0.windowOpen }
+        if open || !dirty.isEmpty { endWindow() }
     }
 
     /// Applies what the inbox holds now (before a change of audience) without ending the window.
     private func applyInbox() {
-        guard !endingWindow else { return }
-        apply(takeInbox())
+        guard depth == 1 else { return }
+        applyTaken()
     }
 
-    private func takeInbox() -> [ShardDelivery] {
-        inbox.withLockedValue { inbox -> [ShardDelivery] in
-            guard !inbox.deliveries.isEmpty else { return [] }
-            defer { inbox.deliveries.removeAll(keepingCapacity: true) }
-            return inbox.deliveries
-        }
+    /// Swaps the inbox with an empty array (whose storage alternates between the two: no allocation per take)
+    /// and applies what it held.
+    private func applyTaken() {
+        var taken: [ShardDelivery] = []
+        swap(&taken, &spareDeliveries)
+        inbox.withLockedValue { swap(&taken, &$0.deliveries) }
+        apply(taken)
+        taken.removeAll(keepingCapacity: true)
+        spareDeliveries = taken
     }
 
     private func apply(_ deliveries: [ShardDelivery]) {

@@ -30,6 +30,8 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
     /// Leading bytes of `fragments` (a text message) already checked to be complete UTF-8 code points.
     private var validatedBytes = 0
     private var pendingFlush = false
+    /// The send queue passed its bound: no more pushes, a 1008 close is on its way.
+    private var overflowed = false
     /// Request-rate token bucket (`maxRequestsPerSecond` per second, the same as burst).
     private var requestTokens: Double
     private var lastRefill = NIODeadline.now()
@@ -91,7 +93,7 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
     /// gone or closing.
     @inline(__always) @discardableResult
     func push(_ frame: ByteBuffer) -> Bool {
-        guard state == .open, let writer else { return false }
+        guard state == .open, !overflowed, let writer else { return false }
         writer.write(NIOAny(frame), promise: nil)
         if !pendingFlush {
             pendingFlush = true
@@ -108,9 +110,13 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
         // The outbound buffer passed its high-water mark (the per-client send queue bound): this client reads
         // too slowly. Close it alone (1008, policy violation) and count it; nothing else is affected.
-        if !context.channel.isWritable, state == .open {
+        if !context.channel.isWritable, state == .open, !overflowed {
+            // NIO reports this inside the write that crossed the mark, often while the shard is writing a batch
+            // to many sessions: pushes stop at once, the close (which changes the shard's audience) runs next.
+            overflowed = true
             api.metrics.slowClientsClosed.increment()
-            close(code: 1008, reason: "send queue overflow: client too slow")
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            context.eventLoop.execute { bound.value.close(code: 1008, reason: "send queue overflow: client too slow") }
         }
         context.fireChannelWritabilityChanged()
     }
