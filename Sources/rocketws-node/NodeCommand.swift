@@ -59,7 +59,7 @@ struct NodeCommand: AsyncParsableCommand {
     var privateChannelSecret: String?
 
     @Option(name: .customLong("flush-delay-us"), help: "Shortest time between two flushes of pushed frames, in microseconds: under load a client gets the window's messages in one write; after a quiet spell a message leaves at once (throughput vs latency).")
-    var flushDelayMicroseconds = 40000
+    var flushDelayMicroseconds = 50000
 
     @Option(name: .customLong("fan-out-nice"), help: "Nice levels added to the client (fan-out) threads so answers and acknowledgements win a saturated CPU (0 = off).")
     var fanOutNice: Int32 = 10

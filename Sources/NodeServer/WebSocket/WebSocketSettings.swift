@@ -14,7 +14,7 @@ public struct WebSocketSettings: Sendable {
     /// The shortest time between two flushes of pushed frames on one event loop: under load, one write per
     /// client carries every message of the window instead of one syscall each; a message after a quiet spell
     /// this long leaves at once. Adds at most this to latency (0: every loop pass flushes).
-    public var flushDelay: TimeAmount = .milliseconds(40)
+    public var flushDelay: TimeAmount = .milliseconds(50)
     /// How long a closing client may take to answer our close frame before the TCP connection is cut.
     public var closeGrace: TimeAmount = .seconds(2)
     /// Most channels one connection may subscribe to.
