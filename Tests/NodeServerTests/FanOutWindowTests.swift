@@ -140,6 +140,20 @@ import Testing
         }
     }
 
+    /// A window's frames count against a client's send-queue bound until they are flushed: a client that
+    /// reads promptly must not be closed as "too slow" because one window carried more than the bound.
+    /// 2,000 messages (about 140 KB of frames) in one 500 ms window against a 64 KiB bound all arrive.
+    @Test func aWindowLargerThanTheQueueBoundDoesNotCloseAFastReader() async throws {
+        try await WindowedNode.run(flushDelay: .milliseconds(500), maxQueueBytes: 64 << 10) { node in
+            let a = try await node.client(subscribedTo: "c")
+            try await node.openWindow(on: "c", receivers: [a])
+            #expect(try await node.batch(emitting: 0..<2000, to: "c", withIDs: false).isEmpty)
+            let got = try await pushes(2000, from: a, within: .seconds(10))
+            #expect(seqs(got) == Array(0..<2000))
+            #expect(try await a.call(method: "heartbeat", params: nil, timeout: .seconds(5)) == ["heartbeat": "ok"], "the client is still connected")
+        }
+    }
+
     /// Regression: a session closed re-entrantly while a window ends (one huge frame overflows its queue:
     /// 1008) must not strand a busy channel. Observers of "a" stream 12,000 messages from three backends while
     /// 30 victims are closed mid-window; every observer gets every message in per-backend order.
@@ -222,10 +236,16 @@ private final class WindowedNode: Sendable {
 
     /// Starts a node whose flushes are at least `flushDelay` apart on `threads` client loops, runs `body`,
     /// then closes every client and stops the node, whether `body` threw or not.
-    static func run(flushDelay: TimeAmount, threads: Int = 1, _ body: (WindowedNode) async throws -> Void) async throws {
+    static func run(
+        flushDelay: TimeAmount,
+        threads: Int = 1,
+        maxQueueBytes: Int? = nil,
+        _ body: (WindowedNode) async throws -> Void
+    ) async throws {
         let node = try await TestNode.start {
             $0.webSocket.flushDelay = flushDelay
             $0.eventLoopThreads = threads
+            if let maxQueueBytes { $0.webSocket.maxQueueBytes = maxQueueBytes }
         }
         let fixture = WindowedNode(node: node)
         do {

@@ -42,7 +42,11 @@ public final class Node: Service {
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
         self.name = configuration.nodeName ?? Self.defaultName(peerPort: configuration.peerAddress.port)
-        self.hub = LocalHub(group: group, flushDelay: configuration.webSocket.flushDelay)
+        self.hub = LocalHub(
+            group: group,
+            flushDelay: configuration.webSocket.flushDelay,
+            earlyWriteBytes: min(1 << 20, configuration.webSocket.maxQueueBytes / 4)
+        )
         let advertised = configuration.advertise ?? Self.defaultAdvertise(configuration.peerAddress)
         let incarnation = Self.freshIncarnation()
         let link: any ClusterLink

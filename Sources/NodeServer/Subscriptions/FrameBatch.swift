@@ -9,6 +9,7 @@ struct FrameBatch {
     private var lastSize = 0
 
     var isEmpty: Bool { buffer.readableBytes == 0 }
+    var byteCount: Int { buffer.readableBytes }
 
     /// Copies `frame` behind the frames already waiting.
     mutating func append(_ frame: ByteBuffer, allocator: ByteBufferAllocator) {

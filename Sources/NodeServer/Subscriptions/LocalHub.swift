@@ -16,10 +16,12 @@ public final class LocalHub: Sendable {
     private let counts = NIOLockedValueBox(Counts())
 
     /// One shard per loop of `group`.
-    public init(group: any EventLoopGroup, flushDelay: TimeAmount = .zero) {
+    /// `earlyWriteBytes`: a channel's batch that grows this big inside a window is written and flushed at once
+    /// (keep it well under the per-client queue bound, which a batch counts against until flushed).
+    public init(group: any EventLoopGroup, flushDelay: TimeAmount = .zero, earlyWriteBytes: Int = 1 << 20) {
         var shards: [SubscriptionShard] = []
         for (i, loop) in group.makeIterator().enumerated() {
-            shards.append(SubscriptionShard(loop: loop, index: i, flushDelay: flushDelay))
+            shards.append(SubscriptionShard(loop: loop, index: i, flushDelay: flushDelay, earlyWriteBytes: earlyWriteBytes))
         }
         self.shards = shards
     }

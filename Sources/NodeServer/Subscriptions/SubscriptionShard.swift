@@ -48,10 +48,15 @@ final class SubscriptionShard {
     private var spareDeliveries: [ShardDelivery] = []
     private let allocator = ByteBufferAllocator()
 
-    init(loop: any EventLoop, index: Int, flushDelay: TimeAmount) {
+    /// A channel batch this big is written and flushed before its window ends: a whole window's frames count
+    /// against each subscriber's queue bound until flushed, and a client that keeps up must not be closed.
+    let earlyWriteBytes: Int
+
+    init(loop: any EventLoop, index: Int, flushDelay: TimeAmount, earlyWriteBytes: Int = 1 << 20) {
         self.loop = loop
         self.index = index
         self.flushDelay = flushDelay
+        self.earlyWriteBytes = earlyWriteBytes
     }
 
     // MARK: Publishing (any thread)
@@ -207,6 +212,11 @@ final class SubscriptionShard {
             return
         }
         entry.batch.append(frame, allocator: allocator)
+        if entry.batch.byteCount >= earlyWriteBytes {
+            seal(entry)
+            for session in entry.subscribers.members { session.flushPending() }
+            return
+        }
         if !entry.isQueued {
             entry.isQueued = true
             queuedChannels.append(entry)
