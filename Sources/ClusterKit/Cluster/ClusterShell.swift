@@ -192,23 +192,31 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
     /// Sends a channel message to every other node with subscribers for it. With `awaitCounts`, the future
     /// carries each node's delivered count (nodes that do not answer within `forwardTimeout` are left out).
     public func forward(channel: String, data: ByteBuffer, timestamp: Int, awaitCounts: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<[NodeCount]> {
-        // A cluster of one: no hop to the cluster loop on the message path.
-        guard hasActivePeers else { return eventLoop.makeSucceededFuture([]) }
-        return loop.flatSubmit { [self] in
+        onClusterLoop(answeringOn: eventLoop) { [self] in
             let targets = interest.route(channel)
             guard !targets.isEmpty else { return loop.makeSucceededFuture([]) }
             return send(kind: .forward, channel: channel, data: data, timestamp: timestamp, to: Array(targets), awaitCounts: awaitCounts)
-        }.hop(to: eventLoop)
+        }
     }
 
     /// Sends a `notify_all` message to every other active node.
     public func forwardBroadcast(data: ByteBuffer, timestamp: Int, awaitCounts: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<[NodeCount]> {
-        guard hasActivePeers else { return eventLoop.makeSucceededFuture([]) }
-        return loop.flatSubmit { [self] in
+        onClusterLoop(answeringOn: eventLoop) { [self] in
             let targets = activePeers
             guard !targets.isEmpty else { return loop.makeSucceededFuture([]) }
             return send(kind: .broadcast, channel: nil, data: data, timestamp: timestamp, to: targets, awaitCounts: awaitCounts)
-        }.hop(to: eventLoop)
+        }
+    }
+
+    /// Runs a forward on the cluster loop: directly when called there (backends are served on it), else with one
+    /// hop, and none at all for a cluster of one.
+    private func onClusterLoop(
+        answeringOn eventLoop: any EventLoop,
+        _ body: @escaping @Sendable () -> EventLoopFuture<[NodeCount]>
+    ) -> EventLoopFuture<[NodeCount]> {
+        if loop.inEventLoop { return body().hop(to: eventLoop) }
+        guard hasActivePeers else { return eventLoop.makeSucceededFuture([]) }
+        return loop.flatSubmit(body).hop(to: eventLoop)
     }
 
     private func send(kind: ClusterFrame.Kind, channel: String?, data: ByteBuffer, timestamp: Int, to targets: [String], awaitCounts: Bool) -> EventLoopFuture<[NodeCount]> {

@@ -25,10 +25,10 @@ public final class Node: Service {
     private let logger: Logger
     /// The WebSocket clients' loops (one subscription shard each): the fan-out runs here.
     private let group: MultiThreadedEventLoopGroup
-    /// One loop for backends' requests and one for the cluster (membership, interest, peer mesh), so neither
-    /// an emit's answer nor a probe or an acknowledgement waits behind a fan-out in progress.
+    /// One loop for the cluster (membership, interest, peer mesh) and the backends' requests: an emit is routed,
+    /// forwarded and answered there without a thread hop, and neither an answer nor a probe or an
+    /// acknowledgement waits behind a fan-out in progress.
     private let clusterGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    private var backendGroup: MultiThreadedEventLoopGroup { clusterGroup }
     private let hub: LocalHub
     private let cluster: any ClusterLink
     private let api: NodeAPI

@@ -2,6 +2,4 @@
 final class ShardChannel {
     let subscribers = SubscriberList<WebSocketSession>()
     var batch = FrameBatch()
-    /// In the shard's list of channels with frames waiting.
-    var isQueued = false
 }

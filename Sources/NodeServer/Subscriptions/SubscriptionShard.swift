@@ -24,13 +24,19 @@ final class SubscriptionShard {
         var deliveries: [ShardDelivery] = []
         /// A window is open: its end is scheduled (or about to be) and will apply everything queued.
         var windowOpen = false
+
+        /// Opens the window; true when it was closed (the caller schedules its end).
+        mutating func openWindow() -> Bool {
+            defer { windowOpen = true }
+            return !windowOpen
+        }
     }
     private let inbox = NIOLockedValueBox(Inbox())
 
     // Loop-confined state.
     private var channels: [String: ShardChannel] = [:]
     private(set) var sessions: [ObjectIdentifier: WebSocketSession] = [:]
-    /// Channels whose batch has frames waiting.
+    /// Channels whose batch has frames waiting (and possibly some sealed since, which the next seal skips).
     private var queuedChannels: ContiguousArray<ShardChannel> = []
     /// Broadcast frames waiting for every session here.
     private var broadcasts = FrameBatch()
@@ -70,9 +76,7 @@ final class SubscriptionShard {
         let (opensWindow, written) = inbox.withLockedValue { inbox -> (Bool, EventLoopPromise<Void>?) in
             let written = inbox.deliveries.count >= Self.backlogLimit ? loop.makePromise(of: Void.self) : nil
             inbox.deliveries.append(ShardDelivery(frame: frame, channel: channel, excluded: excluded, written: written))
-            if inbox.windowOpen { return (false, written) }
-            inbox.windowOpen = true
-            return (true, written)
+            return (inbox.openWindow(), written)
         }
         if opensWindow { loop.execute { [self] in scheduleWindowEnd() } }
         return written?.futureResult
@@ -81,56 +85,56 @@ final class SubscriptionShard {
     // MARK: Sessions and subscriptions (on the loop)
 
     func register(_ session: WebSocketSession) {
-        depth += 1
-        defer { depth -= 1 }
-        applyInbox()
-        sealBroadcasts()
-        sessions[ObjectIdentifier(session)] = session
+        changingAudience {
+            sealBroadcasts()
+            sessions[ObjectIdentifier(session)] = session
+        }
     }
 
     func unregister(_ session: WebSocketSession) {
-        depth += 1
-        defer { depth -= 1 }
-        applyInbox()
-        sealBroadcasts()
-        sessions.removeValue(forKey: ObjectIdentifier(session))
+        changingAudience {
+            sealBroadcasts()
+            sessions.removeValue(forKey: ObjectIdentifier(session))
+        }
     }
 
     /// Adds a subscription; false when the session already had it.
     func subscribe(_ session: WebSocketSession, to channel: String) -> Bool {
-        depth += 1
-        defer { depth -= 1 }
-        applyInbox()
-        if let entry = channels[channel] { seal(entry) }
-        // Looked up again: the seal's writes may have closed the channel's last subscriber and dropped its entry.
-        if let entry = channels[channel] { return entry.subscribers.insert(session) }
-        let entry = ShardChannel()
-        _ = entry.subscribers.insert(session)
-        channels[channel] = entry
-        return true
+        changingAudience {
+            if let entry = channels[channel] { seal(entry) }
+            // Looked up again: the seal's writes may have closed the channel's last subscriber and dropped its entry.
+            if let entry = channels[channel] { return entry.subscribers.insert(session) }
+            let entry = ShardChannel()
+            _ = entry.subscribers.insert(session)
+            channels[channel] = entry
+            return true
+        }
     }
 
     /// Removes a subscription; false when the session did not have it.
     func unsubscribe(_ session: WebSocketSession, from channel: String) -> Bool {
+        changingAudience {
+            guard let entry = channels[channel] else { return false }
+            seal(entry)
+            guard entry.subscribers.remove(session) else { return false }
+            if entry.subscribers.isEmpty, channels[channel] === entry { channels.removeValue(forKey: channel) }
+            return true
+        }
+    }
+
+    /// An audience change: the messages published before it are applied first (by the outermost shard
+    /// operation only, see `depth`), so it takes effect exactly between two messages.
+    private func changingAudience<Result>(_ change: () -> Result) -> Result {
         depth += 1
         defer { depth -= 1 }
-        applyInbox()
-        guard let entry = channels[channel] else { return false }
-        seal(entry)
-        guard entry.subscribers.remove(session) else { return false }
-        if entry.subscribers.isEmpty, channels[channel] === entry { channels.removeValue(forKey: channel) }
-        return true
+        if depth == 1 { applyTaken() }
+        return change()
     }
 
     /// Called by a session that was written to outside a window (a sealed batch) and is not yet waiting for a flush.
     func markDirty(_ session: WebSocketSession) {
         dirty.append(session)
-        let opensWindow = inbox.withLockedValue { inbox -> Bool in
-            if inbox.windowOpen { return false }
-            inbox.windowOpen = true
-            return true
-        }
-        if opensWindow { scheduleWindowEnd() }
+        if inbox.withLockedValue({ $0.openWindow() }) { scheduleWindowEnd() }
     }
 
     // MARK: The window
@@ -173,12 +177,6 @@ final class SubscriptionShard {
         if open || !dirty.isEmpty { endWindow() }
     }
 
-    /// Applies what the inbox holds now (before a change of audience) without ending the window.
-    private func applyInbox() {
-        guard depth == 1 else { return }
-        applyTaken()
-    }
-
     /// Swaps the inbox with an empty array (whose storage alternates between the two: no allocation per take)
     /// and applies what it held.
     private func applyTaken() {
@@ -211,15 +209,12 @@ final class SubscriptionShard {
             for session in entry.subscribers.members where session !== excluded { session.push(frame) }
             return
         }
+        // An empty batch is in no list yet (a sealed one may still be listed: sealing it again is a no-op).
+        if entry.batch.isEmpty { queuedChannels.append(entry) }
         entry.batch.append(frame, allocator: allocator)
         if entry.batch.byteCount >= earlyWriteBytes {
             seal(entry)
             for session in entry.subscribers.members { session.flushPending() }
-            return
-        }
-        if !entry.isQueued {
-            entry.isQueued = true
-            queuedChannels.append(entry)
         }
     }
 
@@ -241,10 +236,7 @@ final class SubscriptionShard {
         // Taken out first: a session closed by one of these writes must not change the list being walked.
         var entries: ContiguousArray<ShardChannel> = []
         swap(&entries, &queuedChannels)
-        for entry in entries {
-            entry.isQueued = false
-            seal(entry)
-        }
+        for entry in entries { seal(entry) }
         if queuedChannels.isEmpty {
             entries.removeAll(keepingCapacity: true)
             queuedChannels = entries

@@ -10,15 +10,25 @@ import Testing
         Dictionary(headers, uniquingKeysWith: { _, last in last })
     }
 
-    /// Runs the exchange up to both sides answering `.establish`.
-    @Test func fullHandshakeWithSecret() {
-        var dialer = PeerHandshakeStateMachine(role: .dialer, own: a, secret: "k", nonce: "dn")
-        var listener = PeerHandshakeStateMachine(role: .listener, own: b, secret: "k", nonce: "ln")
+    /// A dialer and a listener with the given secrets after the listener answered the dialer's hello; nil (and
+    /// an issue recorded) when the listener did not answer with `.respond`.
+    private func helloExchanged(dialerSecret: String?, listenerSecret: String?) -> (
+        dialer: PeerHandshakeStateMachine, listener: PeerHandshakeStateMachine, response: [(String, String)]
+    )? {
+        let dialer = PeerHandshakeStateMachine(role: .dialer, own: a, secret: dialerSecret, nonce: "dn")
+        var listener = PeerHandshakeStateMachine(role: .listener, own: b, secret: listenerSecret, nonce: "ln")
         guard case .respond(let response) = listener.onHello(fields(dialer.helloHeaders())) else {
             Issue.record("Expected .respond")
-            return
+            return nil
         }
-        guard case .sendProof(let proof) = dialer.onHelloResponse(fields(response)) else {
+        return (dialer, listener, response)
+    }
+
+    /// Runs the exchange up to both sides answering `.establish`.
+    @Test func fullHandshakeWithSecret() {
+        guard let exchanged = helloExchanged(dialerSecret: "k", listenerSecret: "k") else { return }
+        var (dialer, listener) = (exchanged.dialer, exchanged.listener)
+        guard case .sendProof(let proof) = dialer.onHelloResponse(fields(exchanged.response)) else {
             Issue.record("Expected .sendProof")
             return
         }
@@ -37,26 +47,18 @@ import Testing
     }
 
     @Test func listenerWithWrongSecretIsRefusedByDialer() {
-        var dialer = PeerHandshakeStateMachine(role: .dialer, own: a, secret: "k", nonce: "dn")
-        var listener = PeerHandshakeStateMachine(role: .listener, own: b, secret: "other", nonce: "ln")
-        guard case .respond(let response) = listener.onHello(fields(dialer.helloHeaders())) else {
-            Issue.record("Expected .respond")
-            return
-        }
-        guard case .refuse = dialer.onHelloResponse(fields(response)) else {
+        guard let exchanged = helloExchanged(dialerSecret: "k", listenerSecret: "other") else { return }
+        var dialer = exchanged.dialer
+        guard case .refuse = dialer.onHelloResponse(fields(exchanged.response)) else {
             Issue.record("Expected .refuse")
             return
         }
     }
 
     @Test func dialerWithoutSecretIsRefusedByListener() {
-        var dialer = PeerHandshakeStateMachine(role: .dialer, own: a, secret: nil, nonce: "dn")
-        var listener = PeerHandshakeStateMachine(role: .listener, own: b, secret: "k", nonce: "ln")
-        guard case .respond(let response) = listener.onHello(fields(dialer.helloHeaders())) else {
-            Issue.record("Expected .respond")
-            return
-        }
-        guard case .sendProof(let proof) = dialer.onHelloResponse(fields(response)) else {
+        guard let exchanged = helloExchanged(dialerSecret: nil, listenerSecret: "k") else { return }
+        var (dialer, listener) = (exchanged.dialer, exchanged.listener)
+        guard case .sendProof(let proof) = dialer.onHelloResponse(fields(exchanged.response)) else {
             Issue.record("Expected .sendProof")
             return
         }
