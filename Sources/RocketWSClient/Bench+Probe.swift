@@ -16,7 +16,7 @@ extension Bench {
         return Int(spec.tv_sec) * 1_000_000_000 + Int(spec.tv_nsec)
     }
 
-    /// Reads `seq` and `t` from a pushed bench message (`{"seq": 12, "t": 1732..., "__type": ...}`)
+    /// Reads `seq` and `t` from a pushed bench message (`{"__type": ..., "seq": 12, "t": 1732...}`)
     /// without a full JSON parse; `nil` when the text has no integer `"seq"` member.
     public static func probe(_ buffer: ByteBuffer) -> (seq: Int, t: Int)? {
         buffer.withUnsafeReadableBytes { raw -> (seq: Int, t: Int)? in

@@ -1,9 +1,14 @@
+import Glibc
 import NIOCore
 
-/// Builds the WebSocket frame pushed to subscribers, once per message: the `data` object's own bytes with
-/// `"__type"`, `"__ts"` and (for channel messages) `"__channel"` spliced in before its closing brace, behind a
-/// server-to-client text-frame header (RFC 6455 section 5.2, unmasked). Every subscriber on every event loop
-/// is written the same buffer.
+/// Builds the WebSocket frame pushed to subscribers, once per message: `"__type"`, `"__ts"` and (for channel
+/// messages) `"__channel"` followed by the `data` object's own members, behind a server-to-client text-frame
+/// header (RFC 6455 section 5.2, unmasked). Every subscriber on every event loop is written the same buffer.
+///
+/// The envelope comes first, so a client can dispatch on `__type` before it reads the data, and a scanner
+/// looking for a data member does not have to pass over it. When the data may hold a member of the same name
+/// (its bytes contain `"__`), the envelope goes last instead, so that parsers that keep the last of two equal
+/// keys (JavaScript, Python) still see the server's values.
 public enum PushFrame {
     /// Room kept in front of the payload for the longest header (2 + 8 bytes), so the frame is written in one
     /// buffer, payload first, and the header (whose size depends on the payload's) is filled in afterwards.
@@ -25,20 +30,19 @@ public enum PushFrame {
         let payloadStart = frame.writerIndex
         if isEmptyObject {
             frame.writeStaticString("{")
-        } else {
+            writeEnvelope(kind: kind, timestamp: timestamp, channel: channel, into: &frame)
+            frame.writeStaticString("}")
+        } else if mayHoldReservedKey(body) {
             frame.writeImmutableBuffer(data.getSlice(at: data.readerIndex, length: body.count - 1)!)
             frame.writeStaticString(",")
+            writeEnvelope(kind: kind, timestamp: timestamp, channel: channel, into: &frame)
+            frame.writeStaticString("}")
+        } else {
+            frame.writeStaticString("{")
+            writeEnvelope(kind: kind, timestamp: timestamp, channel: channel, into: &frame)
+            frame.writeStaticString(",")
+            frame.writeImmutableBuffer(data.getSlice(at: data.readerIndex + 1, length: body.count - 1)!)
         }
-        switch kind {
-        case .message: frame.writeStaticString(#""__type":"message","__ts":"#)
-        case .broadcast: frame.writeStaticString(#""__type":"broadcast","__ts":"#)
-        }
-        frame.writeString(String(timestamp))
-        if let channel {
-            frame.writeStaticString(#","__channel":"#)
-            JSONEscaping.writeQuoted(channel, into: &frame)
-        }
-        frame.writeStaticString("}")
 
         let payloadLength = frame.writerIndex - payloadStart
         // FIN + text opcode, then the shortest length form (RFC 6455 section 5.2).
@@ -58,5 +62,33 @@ public enum PushFrame {
         frame.setInteger(UInt8(0x81), at: headerStart)
         frame.moveReaderIndex(to: headerStart)
         return frame
+    }
+
+    /// `"__type":...,"__ts":...` and, with a channel, `,"__channel":...` (no braces, no trailing comma).
+    private static func writeEnvelope(kind: PushKind, timestamp: Int, channel: String?, into frame: inout ByteBuffer) {
+        switch kind {
+        case .message: frame.writeStaticString(#""__type":"message","__ts":"#)
+        case .broadcast: frame.writeStaticString(#""__type":"broadcast","__ts":"#)
+        }
+        frame.writeString(String(timestamp))
+        if let channel {
+            frame.writeStaticString(#","__channel":"#)
+            JSONEscaping.writeQuoted(channel, into: &frame)
+        }
+    }
+
+    /// Whether `body` contains `"__`, the start of a key that could clash with the envelope's.
+    static func mayHoldReservedKey(_ body: ByteBufferView) -> Bool {
+        body.withContiguousStorageIfAvailable { bytes in
+            guard bytes.count >= 3, let base = bytes.baseAddress else { return false }
+            var offset = 0
+            while offset < bytes.count - 2 {
+                guard let hit = memchr(base + offset, 0x22, bytes.count - 2 - offset) else { return false }
+                let at = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
+                if bytes[at + 1] == 0x5F && bytes[at + 2] == 0x5F { return true }
+                offset = at + 1
+            }
+            return false
+        } ?? true
     }
 }
