@@ -9,7 +9,7 @@ import Darwin
 enum Environment {
     static let options = [
         "ws-conn", "ms-conn", "peer-conn", "node-name", "advertise", "join", "cluster-secret", "api-key",
-        "max-message-bytes", "max-queue-bytes", "max-channels", "max-connections", "allowed-origins", "max-requests-per-second", "private-channel-secret", "flush-delay-us", "fan-out-nice", "threads", "log-level",
+        "max-message-bytes", "max-queue-bytes", "max-channels", "max-connections", "allowed-origins", "max-requests-per-second", "private-channel-secret", "flush-delay-us", "max-flush-delay-us", "fan-out-nice", "threads", "log-level",
     ]
 
     static func variable(for option: String) -> String {

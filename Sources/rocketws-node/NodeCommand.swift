@@ -61,6 +61,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("flush-delay-us"), help: "Shortest time between two flushes of pushed frames, in microseconds: under load a client gets the window's messages in one write; after a quiet spell a message leaves at once (throughput vs latency).")
     var flushDelayMicroseconds = 50000
 
+    @Option(name: .customLong("max-flush-delay-us"), help: "Longest time between two flushes, in microseconds, while the machine's CPUs are saturated (the window stretches from --flush-delay-us so fewer, larger writes let more messages through; equal to --flush-delay-us: never stretched).")
+    var maxFlushDelayMicroseconds = 150000
+
     @Option(name: .customLong("fan-out-nice"), help: "Nice levels added to the client (fan-out) threads so answers and acknowledgements win a saturated CPU (0 = off).")
     var fanOutNice: Int32 = 10
 
@@ -119,6 +122,7 @@ struct NodeCommand: AsyncParsableCommand {
         config.webSocket.allowedOrigins = (allowedOrigins ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
         config.webSocket.maxRequestsPerSecond = maxRequestsPerSecond
         config.webSocket.flushDelay = .microseconds(Int64(max(0, flushDelayMicroseconds)))
+        config.webSocket.maxFlushDelay = .microseconds(Int64(max(flushDelayMicroseconds, maxFlushDelayMicroseconds)))
         config.fanOutNice = max(0, min(19, fanOutNice))
         config.webSocket.privateChannelSecret = privateChannelSecret.flatMap { $0.isEmpty ? nil : $0 }
         if let threads { config.eventLoopThreads = max(1, threads) }

@@ -23,8 +23,7 @@ import Testing
         var settings = HTTPMessagesSourceSettings()
         settings.apiKey = apiKey
         settings.maxBodyBytes = maxBody
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-        try channel.pipeline.syncOperations.addHandler(MessagesSourceHandler(api: EchoAPI(), settings: settings))
+        try MessagesSourceHandler.configure(channel.pipeline.syncOperations, api: EchoAPI(), settings: settings)
         // A request answered early (413) closes the connection mid-body; the parser then reports the cut.
         _ = try? channel.writeInbound(ByteBuffer(string: request))
         var out = ""
@@ -58,5 +57,88 @@ import Testing
         let chunk = String(repeating: "a", count: 600)
         let request = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n\(chunk)\r\n258\r\n\(chunk)\r\n0\r\n\r\n"
         #expect(try exchange(request).hasPrefix("HTTP/1.1 413"))
+    }
+
+    /// A backend API whose answers complete when the test says so.
+    final class HeldAPI: BackendAPI, @unchecked Sendable {
+        var promises: [(String, EventLoopPromise<[UInt8]?>)] = []
+        func handleBackendBody(_ body: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
+            let promise = loop.makePromise(of: [UInt8]?.self)
+            promises.append((String(buffer: body), promise))
+            return promise.futureResult
+        }
+        func healthBody() -> [UInt8] { Array(#"{"status":"ok"}"#.utf8) }
+        func metricsText() -> [UInt8] { [] }
+        func refusedUnauthorized() {}
+    }
+
+    /// Counts the `read` calls that get through to the socket end of the pipeline.
+    final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
+        typealias OutboundIn = Any
+        var reads = 0
+        func read(context: ChannelHandlerContext) {
+            reads += 1
+            context.read()
+        }
+    }
+
+    private static func post(_ body: String) -> String {
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    }
+
+    private static func drain(_ channel: EmbeddedChannel) throws -> String {
+        var out = ""
+        while var chunk = try channel.readOutbound(as: ByteBuffer.self) { out += chunk.readString(length: chunk.readableBytes) ?? "" }
+        return out
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrderWhateverOrderTheyComplete() throws {
+        let channel = EmbeddedChannel()
+        let api = HeldAPI()
+        try MessagesSourceHandler.configure(channel.pipeline.syncOperations, api: api, settings: HTTPMessagesSourceSettings())
+        try channel.writeInbound(ByteBuffer(string: Self.post("one") + Self.post("two") + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + Self.post("four")))
+        #expect(api.promises.map(\.0) == ["one", "two", "four"])
+        #expect(try Self.drain(channel).isEmpty, "nothing is answered before the first request")
+        api.promises[2].1.succeed(Array("4".utf8))
+        api.promises[1].1.succeed(Array("2".utf8))
+        #expect(try Self.drain(channel).isEmpty)
+        api.promises[0].1.succeed(Array("1".utf8))
+        let out = try Self.drain(channel)
+        let bodies = out.components(separatedBy: "\r\n\r\n").dropFirst().map { $0.prefix(while: { $0 != "H" }) }
+        #expect(bodies == ["1", "2", #"{"status":"ok"}"#, "4"])
+        _ = try? channel.finish()
+    }
+
+    @Test func readingPausesWhileTooManyRequestsAwaitTheirAnswers() throws {
+        let channel = EmbeddedChannel()
+        let counter = ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        let api = HeldAPI()
+        try MessagesSourceHandler.configure(channel.pipeline.syncOperations, api: api, settings: HTTPMessagesSourceSettings())
+        let many = (0..<MessagesSourceHandler.maxPipelined).map { Self.post("r\($0)") }.joined()
+        try channel.writeInbound(ByteBuffer(string: many))
+        let before = counter.reads
+        channel.pipeline.read()
+        #expect(counter.reads == before, "a read is held while \(MessagesSourceHandler.maxPipelined) answers are pending")
+        api.promises[0].1.succeed(Array("x".utf8))
+        #expect(counter.reads == before + 1, "the held read goes out once an answer is written")
+        channel.pipeline.read()
+        #expect(counter.reads == before + 2)
+        for (_, promise) in api.promises.dropFirst() { promise.succeed(nil) }
+        _ = try? channel.finish()
+    }
+
+    @Test func aClosingAnswerEndsTheConnectionAfterTheEarlierAnswers() throws {
+        let channel = EmbeddedChannel()
+        let api = HeldAPI()
+        try MessagesSourceHandler.configure(channel.pipeline.syncOperations, api: api, settings: HTTPMessagesSourceSettings())
+        try channel.writeInbound(ByteBuffer(string: Self.post("one") + "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 3\r\n\r\ntwo"))
+        api.promises[1].1.succeed(Array("2".utf8))
+        api.promises[0].1.succeed(Array("1".utf8))
+        let out = try Self.drain(channel)
+        #expect(out.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(out.contains("\r\n\r\n1HTTP/1.1 200 OK"))
+        #expect(out.hasSuffix("connection: close\r\n\r\n2"))
+        #expect(!channel.isActive)
     }
 }

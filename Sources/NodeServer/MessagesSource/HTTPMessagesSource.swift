@@ -38,10 +38,7 @@ public final class HTTPMessagesSource: MessagesSource {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let ops = channel.pipeline.syncOperations
-                    // Our responses carry only fixed, known-good header names and values: NIO's per-response
-                    // header validation (a character walk over every header) is skipped on the message path.
-                    try ops.configureHTTPServerPipeline(withErrorHandling: true, withOutboundHeaderValidation: false)
-                    try ops.addHandler(MessagesSourceHandler(api: api, settings: settings))
+                    try MessagesSourceHandler.configure(ops, api: api, settings: settings)
                 }
             }
         let channel = try await bootstrap.bind(host: settings.host, port: settings.port).get()
@@ -56,9 +53,35 @@ public final class HTTPMessagesSource: MessagesSource {
 }
 
 /// One backend connection: routes requests, enforces the key and the body limit, answers in order.
-final class MessagesSourceHandler: ChannelInboundHandler {
+///
+/// Requests are read ahead of their answers (HTTP/1.1 pipelining) up to `maxPipelined`; answers that complete
+/// early wait for the ones before them. NIO's pipelining helper is not used: it stops reading while any answer
+/// is pending, which costs two `epoll_ctl` calls per request for a backend that waits for each answer.
+final class MessagesSourceHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
+
+    /// Requests read ahead of their answers before reading pauses.
+    static let maxPipelined = 16
+
+    /// The HTTP/1.1 server pipeline of a backend connection, ending with this handler.
+    static func configure(_ ops: ChannelPipeline.SynchronousOperations, api: any BackendAPI, settings: HTTPMessagesSourceSettings) throws {
+        // Our responses carry only fixed, known-good header names and values: NIO's per-response header
+        // validation (a character walk over every header) is skipped on the message path.
+        try ops.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false)
+        try ops.addHandler(MessagesSourceHandler(api: api, settings: settings))
+    }
+
+    /// An answer waiting for the answers to earlier requests.
+    private struct Answer {
+        var head: HTTPRequestHead
+        var status: HTTPResponseStatus
+        var contentType: String?
+        var body: [UInt8]
+        var extra: [(String, String)]
+        var close: Bool
+    }
 
     private let api: any BackendAPI
     private let settings: HTTPMessagesSourceSettings
@@ -66,18 +89,37 @@ final class MessagesSourceHandler: ChannelInboundHandler {
     private var body: ByteBuffer?
     /// Set once this request was answered early (413); the rest of it is ignored and the connection closed.
     private var rejected = false
+    /// Requests whose head has arrived; the current one is number `received - 1`.
+    private var received = 0
+    /// Requests answered on the wire (in order).
+    private var written = 0
+    private var waiting: [Int: Answer] = [:]
+    /// A `read` held back while `maxPipelined` requests await their answers.
+    private var readHeld = false
+    /// An answer that closes the connection was written: nothing after it is read or answered.
+    private var closing = false
 
     init(api: any BackendAPI, settings: HTTPMessagesSourceSettings) {
         self.api = api
         self.settings = settings
     }
 
+    func read(context: ChannelHandlerContext) {
+        if received - written >= Self.maxPipelined {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
             self.body = nil
             self.rejected = false
+            received += 1
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > settings.maxBodyBytes {
                 reject(context: context, status: .payloadTooLarge, message: "request body over \(settings.maxBodyBytes) bytes")
             }
@@ -101,29 +143,29 @@ final class MessagesSourceHandler: ChannelInboundHandler {
     }
 
     private func route(context: ChannelHandlerContext, head: HTTPRequestHead, body: ByteBuffer) {
+        let seq = received - 1
         let path = Self.path(of: head.uri)
         switch (path, head.method) {
         case ("/healthz", .GET), ("/healthz", .HEAD):
-            respond(context: context, head: head, status: .ok, contentType: "application/json", body: api.healthBody())
+            respond(seq, context: context, head: head, status: .ok, contentType: "application/json", body: api.healthBody())
         case ("/metrics", .GET):
-            guard authorized(head) else { return unauthorized(context: context, head: head) }
-            respond(context: context, head: head, status: .ok, contentType: "text/plain; version=0.0.4", body: api.metricsText())
+            guard authorized(head) else { return unauthorized(seq, context: context, head: head) }
+            respond(seq, context: context, head: head, status: .ok, contentType: "text/plain; version=0.0.4", body: api.metricsText())
         case ("/", .POST):
-            guard authorized(head) else { return unauthorized(context: context, head: head) }
+            guard authorized(head) else { return unauthorized(seq, context: context, head: head) }
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             api.handleBackendBody(body, on: context.eventLoop).whenComplete { result in
                 let (handler, context) = bound.value
-                handler.answered(result, context: context, head: head)
+                handler.answered(result, seq: seq, context: context, head: head)
             }
         case ("/", _), ("/healthz", _), ("/metrics", _):
-
             let allowed = path == "/" ? "POST" : "GET"
             respond(
-                context: context, head: head, status: .methodNotAllowed, contentType: "application/json",
+                seq, context: context, head: head, status: .methodNotAllowed, contentType: "application/json",
                 body: Array(#"{"error":"method not allowed"}"#.utf8), extra: [("allow", allowed)]
             )
         default:
-            respond(context: context, head: head, status: .notFound, contentType: "application/json", body: Array(#"{"error":"not found"}"#.utf8))
+            respond(seq, context: context, head: head, status: .notFound, contentType: "application/json", body: Array(#"{"error":"not found"}"#.utf8))
         }
     }
 
@@ -134,15 +176,15 @@ final class MessagesSourceHandler: ChannelInboundHandler {
         return uri[..<question]
     }
 
-    private func answered(_ result: Result<[UInt8]?, any Error>, context: ChannelHandlerContext, head: HTTPRequestHead) {
+    private func answered(_ result: Result<[UInt8]?, any Error>, seq: Int, context: ChannelHandlerContext, head: HTTPRequestHead) {
         switch result {
         case .success(.some(let answer)):
-            respond(context: context, head: head, status: .ok, contentType: "application/json", body: answer)
+            respond(seq, context: context, head: head, status: .ok, contentType: "application/json", body: answer)
         case .success(.none):
-            respond(context: context, head: head, status: .noContent, contentType: nil, body: [])
+            respond(seq, context: context, head: head, status: .noContent, contentType: nil, body: [])
         case .failure(let error):
             let answer = JSONRPCResponse.error(.internalError("\(error)"), id: nil)
-            respond(context: context, head: head, status: .ok, contentType: "application/json", body: answer)
+            respond(seq, context: context, head: head, status: .ok, contentType: "application/json", body: answer)
         }
     }
 
@@ -151,10 +193,10 @@ final class MessagesSourceHandler: ChannelInboundHandler {
         return head.headers.first(name: "authorization") == "Bearer \(key)"
     }
 
-    private func unauthorized(context: ChannelHandlerContext, head: HTTPRequestHead) {
+    private func unauthorized(_ seq: Int, context: ChannelHandlerContext, head: HTTPRequestHead) {
         api.refusedUnauthorized()
         respond(
-            context: context, head: head, status: .unauthorized, contentType: "application/json",
+            seq, context: context, head: head, status: .unauthorized, contentType: "application/json",
             body: Array(#"{"error":"missing or wrong API key (Authorization: Bearer <key>)"}"#.utf8),
             extra: [("www-authenticate", "Bearer")]
         )
@@ -166,10 +208,12 @@ final class MessagesSourceHandler: ChannelInboundHandler {
         JSONEscaping.appendQuoted(message, to: &json)
         json.append(UInt8(ascii: "}"))
         let head = self.head ?? HTTPRequestHead(version: .http1_1, method: .POST, uri: "/")
-        respond(context: context, head: head, status: status, contentType: "application/json", body: json, close: true)
+        respond(received - 1, context: context, head: head, status: status, contentType: "application/json", body: json, close: true)
     }
 
+    /// Answers request number `seq` once every earlier request is answered.
     private func respond(
+        _ seq: Int,
         context: ChannelHandlerContext,
         head: HTTPRequestHead,
         status: HTTPResponseStatus,
@@ -178,22 +222,44 @@ final class MessagesSourceHandler: ChannelInboundHandler {
         extra: [(String, String)] = [],
         close: Bool = false
     ) {
+        guard !closing else { return }
+        let answer = Answer(head: head, status: status, contentType: contentType, body: body, extra: extra, close: close)
+        guard seq == written else {
+            waiting[seq] = answer
+            return
+        }
+        write(answer, context: context)
+        while !closing, let next = waiting.removeValue(forKey: written) { write(next, context: context) }
+        context.flush()
+        if readHeld, !closing, received - written < Self.maxPipelined {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    /// Writes one answer (not flushed unless it closes the connection).
+    private func write(_ answer: Answer, context: ChannelHandlerContext) {
+        written += 1
+        let head = answer.head
         var headers = HTTPHeaders()
-        if let contentType { headers.add(name: "content-type", value: contentType) }
-        if status != .noContent { headers.add(name: "content-length", value: String(body.count)) }
-        for (name, value) in extra { headers.add(name: name, value: value) }
-        let keepAlive = head.isKeepAlive && !close
+        if let contentType = answer.contentType { headers.add(name: "content-type", value: contentType) }
+        if answer.status != .noContent { headers.add(name: "content-length", value: String(answer.body.count)) }
+        for (name, value) in answer.extra { headers.add(name: name, value: value) }
+        let keepAlive = head.isKeepAlive && !answer.close
         if !keepAlive { headers.add(name: "connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-        if !body.isEmpty, head.method != .HEAD {
-            var buffer = context.channel.allocator.buffer(capacity: body.count)
-            buffer.writeBytes(body)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers))), promise: nil)
+        if !answer.body.isEmpty, head.method != .HEAD {
+            var buffer = context.channel.allocator.buffer(capacity: answer.body.count)
+            buffer.writeBytes(answer.body)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
+        if keepAlive {
+            context.write(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
+            closing = true
+            waiting.removeAll()
             let channel = context.channel
-            done.whenComplete { _ in channel.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }

@@ -45,6 +45,7 @@ public final class Node: Service {
         self.hub = LocalHub(
             group: group,
             flushDelay: configuration.webSocket.flushDelay,
+            maxFlushDelay: configuration.webSocket.maxFlushDelay,
             earlyWriteBytes: min(1 << 20, configuration.webSocket.maxQueueBytes / 4)
         )
         let advertised = configuration.advertise ?? Self.defaultAdvertise(configuration.peerAddress)

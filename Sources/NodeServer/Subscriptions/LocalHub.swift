@@ -18,10 +18,12 @@ public final class LocalHub: Sendable {
     /// One shard per loop of `group`.
     /// `earlyWriteBytes`: a channel's batch that grows this big inside a window is written and flushed at once
     /// (keep it well under the per-client queue bound, which a batch counts against until flushed).
-    public init(group: any EventLoopGroup, flushDelay: TimeAmount = .zero, earlyWriteBytes: Int = 1 << 20) {
+    /// `maxFlushDelay`: the longest a window stretches while the CPUs are saturated (nil: never stretched).
+    public init(group: any EventLoopGroup, flushDelay: TimeAmount = .zero, maxFlushDelay: TimeAmount? = nil, earlyWriteBytes: Int = 1 << 20) {
         var shards: [SubscriptionShard] = []
         for (i, loop) in group.makeIterator().enumerated() {
-            shards.append(SubscriptionShard(loop: loop, index: i, flushDelay: flushDelay, earlyWriteBytes: earlyWriteBytes))
+            shards.append(
+                SubscriptionShard(loop: loop, index: i, flushDelay: flushDelay, maxFlushDelay: maxFlushDelay, earlyWriteBytes: earlyWriteBytes))
         }
         self.shards = shards
     }

@@ -18,7 +18,7 @@ final class SubscriptionShard {
     let loop: any EventLoop
     let index: Int
     /// How long published frames may wait for more before they are written together (see `SubscriptionShard`).
-    let flushDelay: TimeAmount
+    private var window: AdaptiveWindow
 
     private struct Inbox {
         var deliveries: [ShardDelivery] = []
@@ -58,17 +58,19 @@ final class SubscriptionShard {
     /// against each subscriber's queue bound until flushed, and a client that keeps up must not be closed.
     let earlyWriteBytes: Int
 
-    init(loop: any EventLoop, index: Int, flushDelay: TimeAmount, earlyWriteBytes: Int = 1 << 20) {
+    /// `flushDelay`: the window when CPU is plentiful; `maxFlushDelay`: the longest it stretches to while the
+    /// CPUs are saturated (nil or `flushDelay`: never stretched).
+    init(loop: any EventLoop, index: Int, flushDelay: TimeAmount, maxFlushDelay: TimeAmount? = nil, earlyWriteBytes: Int = 1 << 20) {
         self.loop = loop
         self.index = index
-        self.flushDelay = flushDelay
+        self.window = AdaptiveWindow(base: flushDelay, limit: maxFlushDelay ?? flushDelay)
         self.earlyWriteBytes = earlyWriteBytes
     }
 
     // MARK: Publishing (any thread)
 
     /// Messages waiting in the inbox above which a publisher is made to wait for its own message's write.
-    static let backlogLimit = 512
+    static let backlogLimit = 4096
 
     /// Queues a frame for the subscribers of `channel` (or, with nil, for every session) here. Returns a
     /// future of its write when this shard already has `backlogLimit` messages waiting (backpressure), else nil.
@@ -139,20 +141,24 @@ final class SubscriptionShard {
 
     // MARK: The window
 
-    /// Flushes are at least `flushDelay` apart: after a quiet spell that long the window ends at once (after the
-    /// tasks already queued here); under load it ends `flushDelay` after the previous flush.
+    /// Flushes are at least a window apart (`flushDelay`, longer while the CPUs are saturated: `AdaptiveWindow`):
+    /// after a quiet spell that long the window ends at once (after the tasks already queued here); under load it
+    /// ends a window after the previous flush.
     private func scheduleWindowEnd() {
-        let due = lastFlush + flushDelay
-        if flushDelay == .zero || due <= .now() {
-            loop.execute { [self] in endWindow() }
+        let now = NIODeadline.now()
+        let due = lastFlush + window.length
+        if window.length == .zero || due <= now {
+            loop.execute { [self] in endWindow(due: now) }
         } else {
-            loop.scheduleTask(deadline: due) { [self] in endWindow() }
+            loop.scheduleTask(deadline: due) { [self] in endWindow(due: due) }
         }
     }
 
-    private func endWindow() {
+    /// `due`: when the window's end was meant to run; how late it ran sizes the next window.
+    private func endWindow(due: NIODeadline) {
         depth += 1
         defer { depth -= 1 }
+        window.windowEnded(lateness: .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds) - Int64(due.uptimeNanoseconds)))
         applyTaken()
         lastFlush = .now()
         sealChannels()
@@ -174,7 +180,7 @@ final class SubscriptionShard {
     /// Ends the current window now (node shutdown: what was accepted is written before clients are closed).
     func flushNow() {
         let open = inbox.withLockedValue { $0.windowOpen }
-        if open || !dirty.isEmpty { endWindow() }
+        if open || !dirty.isEmpty { endWindow(due: .now()) }
     }
 
     /// Swaps the inbox with an empty array (whose storage alternates between the two: no allocation per take)

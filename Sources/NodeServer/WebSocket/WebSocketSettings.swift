@@ -15,6 +15,10 @@ public struct WebSocketSettings: Sendable {
     /// client carries every message of the window instead of one syscall each; a message after a quiet spell
     /// this long leaves at once. Adds at most this to latency (0: every loop pass flushes).
     public var flushDelay: TimeAmount = .milliseconds(50)
+    /// The longest the window between flushes stretches while the machine's CPUs are saturated (the fan-out
+    /// loops' timers run late): fewer, larger writes then let more messages through. Back to `flushDelay` once
+    /// CPU is spare again. Equal to `flushDelay`: never stretched.
+    public var maxFlushDelay: TimeAmount = .milliseconds(150)
     /// How long a closing client may take to answer our close frame before the TCP connection is cut.
     public var closeGrace: TimeAmount = .seconds(2)
     /// Most channels one connection may subscribe to.
