@@ -175,6 +175,7 @@ extension NodeAPI: BackendAPI {
         metrics.connections.set(Double(hub.connectionCount))
         metrics.subscriptions.set(Double(hub.subscriptionCount))
         metrics.channels.set(Double(hub.channelCounts().count))
+        metrics.fanOutWindow.set(Double(hub.longestWindow.nanoseconds) / 1e9)
         let members = cluster.remoteMembers()
         metrics.peersAlive.set(Double(members.filter { $0.state == "alive" }.count))
         metrics.peersSuspect.set(Double(members.filter { $0.state == "suspect" }.count))

@@ -27,6 +27,7 @@ public final class NodeMetrics: Sendable {
     let peersSuspect: Gauge
     let peersDead: Gauge
     let peersLeft: Gauge
+    let fanOutWindow: Gauge
 
     public init() {
         connections = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "connections", unitName: "", helpText: "Connected WebSocket clients"))
@@ -60,6 +61,10 @@ public final class NodeMetrics: Sendable {
         peersSuspect = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "suspect")])
         peersDead = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "dead")])
         peersLeft = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "left")])
+        fanOutWindow = registry.makeGauge(
+            descriptor: .init(
+                namespace: "rocketws", metricName: "fanout_window", unitName: "seconds",
+                helpText: "Longest current fan-out window (--flush-delay-us, stretched towards --max-flush-delay-us while the CPUs are saturated)"))
     }
 
     private let forwardsSeen = NIOLockedValueBox((sent: 0, expired: 0))

@@ -28,6 +28,12 @@ struct AdaptiveWindow {
     /// Lateness below this average (1 % of the base window) counts as spare CPU.
     var relaxedBelow: Int64 { base.nanoseconds / 100 }
 
+    /// Back to the base window with no history (after a quiet spell).
+    mutating func reset() {
+        length = base
+        averageLateness = 0
+    }
+
     /// Records how late a window's end ran and returns the next window's length. The window grows or shrinks by
     /// a quarter of `base` per window end, so it takes a few windows to move; a sample counts for at most four
     /// times the saturation level, so a lone very late timer does not move it at all.

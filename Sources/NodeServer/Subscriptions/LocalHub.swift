@@ -28,6 +28,9 @@ public final class LocalHub: Sendable {
         self.shards = shards
     }
 
+    /// The longest current fan-out window of any loop.
+    public var longestWindow: TimeAmount { shards.map(\.windowLength).max() ?? .zero }
+
     func shard(for loop: any EventLoop) -> SubscriptionShard {
         for shard in shards where shard.loop === loop { return shard }
         preconditionFailure("event loop is not part of this hub's group")

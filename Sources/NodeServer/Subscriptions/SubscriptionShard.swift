@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// The WebSocket sessions and subscriptions of ONE event loop, and its part of the message path.
 ///
@@ -18,7 +19,12 @@ final class SubscriptionShard {
     let loop: any EventLoop
     let index: Int
     /// How long published frames may wait for more before they are written together (see `SubscriptionShard`).
-    private var window: AdaptiveWindow
+    private var window: AdaptiveWindow {
+        didSet { publishedWindow.store(window.length.nanoseconds, ordering: .relaxed) }
+    }
+    private let publishedWindow: Synchronization.Atomic<Int64>
+    /// The current window, readable from any thread.
+    var windowLength: TimeAmount { .nanoseconds(publishedWindow.load(ordering: .relaxed)) }
 
     private struct Inbox {
         var deliveries: [ShardDelivery] = []
@@ -64,6 +70,7 @@ final class SubscriptionShard {
         self.loop = loop
         self.index = index
         self.window = AdaptiveWindow(base: flushDelay, limit: maxFlushDelay ?? flushDelay)
+        self.publishedWindow = Synchronization.Atomic(flushDelay.nanoseconds)
         self.earlyWriteBytes = earlyWriteBytes
     }
 
@@ -148,6 +155,8 @@ final class SubscriptionShard {
         let now = NIODeadline.now()
         let due = lastFlush + window.length
         if window.length == .zero || due <= now {
+            // A quiet spell: whatever made the CPUs busy before is old news.
+            if now - lastFlush > window.limit { window.reset() }
             loop.execute { [self] in endWindow(due: now) }
         } else {
             loop.scheduleTask(deadline: due) { [self] in endWindow(due: due) }
