@@ -116,23 +116,25 @@ import Testing
         }
     }
 
-    /// 3,000 messages in large batches (publishers made to wait past 512 queued) reach both subscribers once, in order.
+    /// 20,000 messages in large batches (publishers made to wait past `backlogLimit` queued) reach both
+    /// subscribers once, in order.
     @Test func messagesBeyondTheBacklogLimitAllArriveInOrderOnce() async throws {
-        let total = 3000
+        let total = 20_000
         #expect(total > 4 * SubscriptionShard.backlogLimit)
         try await WindowedNode.run(flushDelay: .milliseconds(200), threads: 2) { node in
             // Two clients: on two loops with round-robin accepts, each loop its own backlog.
             let a = try await node.client(subscribedTo: "c")
             let b = try await node.client(subscribedTo: "c")
             // Notifications (answered 204 once settled), then requests whose counts are checked.
-            #expect(try await node.batch(emitting: 0..<1000, to: "c", withIDs: false).isEmpty)
-            #expect(try await node.batch(emitting: 1000..<2000, to: "c", withIDs: false).isEmpty)
-            let answers = try await node.batch(emitting: 2000..<3000, to: "c", withIDs: true)
+            for start in stride(from: 0, to: total - 1000, by: 1000) {
+                #expect(try await node.batch(emitting: start..<(start + 1000), to: "c", withIDs: false).isEmpty)
+            }
+            let answers = try await node.batch(emitting: (total - 1000)..<total, to: "c", withIDs: true)
             #expect(answers.count == 1000)
             #expect(answers.allSatisfy { $0["result"] == ["emitted": 2, "nodes": 1] })
 
             for client in [a, b] {
-                let got = try await pushes(total, from: client, within: .seconds(10))
+                let got = try await pushes(total, from: client, within: .seconds(30))
                 #expect(got.count == total)
                 #expect(seqs(got) == Array(0..<total))
                 #expect(try await client.nextMessage(timeout: .milliseconds(300)) == nil)

@@ -195,6 +195,8 @@ import Testing
         #expect(text.contains("rocketws_messages_in_total 1"))
         #expect(text.contains("rocketws_messages_out_total 1"))
         #expect(text.contains("rocketws_publish_latency_seconds_bucket"))
+        // An idle node's fan-out window is the base one (--flush-delay-us, 50 ms by default).
+        #expect(text.contains("rocketws_fanout_window_seconds 0.05\n"))
         await node.stop()
     }
 }
