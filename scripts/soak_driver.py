@@ -433,11 +433,14 @@ async def main():
             closers.append(client.close())
     for chunk in range(0, len(closers), 500):
         await asyncio.gather(*closers[chunk:chunk + 500])
+    # A politely closed connection can take up to the node's close grace (2 s) to go: wait (at most 30 s) until
+    # the node holds no connection and its fds are back, then judge.
     deadline = time.monotonic() + 30
     while True:
         await asyncio.sleep(2)
         rss, fds = node_sample(args.pid)
-        if fds <= baseline_fds + 8 or time.monotonic() > deadline:
+        _, _, metrics = await node_leftovers(ms_host, ms_port)
+        if (fds <= baseline_fds + 8 and metrics.get("rocketws_connections", 0) == 0) or time.monotonic() > deadline:
             break
     phase = "idle"
     sample()
