@@ -23,8 +23,16 @@ final class SubscriptionShard {
         didSet { publishedWindow.store(window.length.nanoseconds, ordering: .relaxed) }
     }
     private let publishedWindow: Synchronization.Atomic<Int64>
-    /// The current window, readable from any thread.
-    var windowLength: TimeAmount { .nanoseconds(publishedWindow.load(ordering: .relaxed)) }
+    /// `lastFlush` in uptime nanoseconds, for `windowLength`.
+    private let publishedFlush = Synchronization.Atomic<Int64>(0)
+    /// The current window, readable from any thread: the base one once the loop has been quiet longer than the
+    /// longest window (the next message resets it then).
+    var windowLength: TimeAmount {
+        let quietFor = Int64(NIODeadline.now().uptimeNanoseconds) - publishedFlush.load(ordering: .relaxed)
+        return quietFor > windowLimits.longest.nanoseconds ? windowLimits.base : .nanoseconds(publishedWindow.load(ordering: .relaxed))
+    }
+    /// The window's bounds, immutable (readable from any thread, unlike `window`).
+    private let windowLimits: (base: TimeAmount, longest: TimeAmount)
 
     private struct Inbox {
         var deliveries: [ShardDelivery] = []
@@ -71,6 +79,7 @@ final class SubscriptionShard {
         self.index = index
         self.window = AdaptiveWindow(base: flushDelay, limit: maxFlushDelay ?? flushDelay)
         self.publishedWindow = Synchronization.Atomic(flushDelay.nanoseconds)
+        self.windowLimits = (window.base, window.limit)
         self.earlyWriteBytes = earlyWriteBytes
     }
 
@@ -170,6 +179,7 @@ final class SubscriptionShard {
         window.windowEnded(lateness: .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds) - Int64(due.uptimeNanoseconds)))
         applyTaken()
         lastFlush = .now()
+        publishedFlush.store(Int64(lastFlush.uptimeNanoseconds), ordering: .relaxed)
         sealChannels()
         sealBroadcasts()
         var sessions: ContiguousArray<WebSocketSession> = []
