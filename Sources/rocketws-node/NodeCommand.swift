@@ -122,7 +122,7 @@ struct NodeCommand: AsyncParsableCommand {
         config.webSocket.allowedOrigins = (allowedOrigins ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
         config.webSocket.maxRequestsPerSecond = maxRequestsPerSecond
         config.webSocket.flushDelay = .microseconds(Int64(max(0, flushDelayMicroseconds)))
-        config.webSocket.maxFlushDelay = .microseconds(Int64(max(flushDelayMicroseconds, maxFlushDelayMicroseconds)))
+        config.webSocket.maxFlushDelay = .microseconds(Int64(max(0, maxFlushDelayMicroseconds)))
         config.fanOutNice = max(0, min(19, fanOutNice))
         config.webSocket.privateChannelSecret = privateChannelSecret.flatMap { $0.isEmpty ? nil : $0 }
         if let threads { config.eventLoopThreads = max(1, threads) }

@@ -48,4 +48,14 @@ import Testing
             #expect(window.length == b)
         }
     }
+
+    @Test func aQuietSpellLongerThanTheLimitStartsAgainFromTheBase() {
+        var window = AdaptiveWindow(base: base, limit: limit)
+        for _ in 0..<20 { window.windowEnded(lateness: .milliseconds(3)) }
+        window.opening(quietFor: limit)
+        #expect(window.length == limit, "a pause as long as the longest window is not a quiet spell")
+        window.opening(quietFor: limit + .milliseconds(1))
+        #expect(window.length == base)
+        #expect(window.averageLateness == 0)
+    }
 }

@@ -26,8 +26,7 @@ import Testing
         try MessagesSourceHandler.configure(channel.pipeline.syncOperations, api: EchoAPI(), settings: settings)
         // A request answered early (413) closes the connection mid-body; the parser then reports the cut.
         _ = try? channel.writeInbound(ByteBuffer(string: request))
-        var out = ""
-        while var chunk = try channel.readOutbound(as: ByteBuffer.self) { out += chunk.readString(length: chunk.readableBytes) ?? "" }
+        let out = try Self.drain(channel)
         _ = try? channel.finish()
         return out
     }
@@ -86,6 +85,16 @@ import Testing
         "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
     }
 
+    /// A backend connection whose answers complete when the test says so; `counter`, when given, sits at the
+    /// socket end of the pipeline.
+    private static func heldConnection(counting counter: ReadCounter? = nil) throws -> (EmbeddedChannel, HeldAPI) {
+        let channel = EmbeddedChannel()
+        if let counter { try channel.pipeline.syncOperations.addHandler(counter) }
+        let api = HeldAPI()
+        try MessagesSourceHandler.configure(channel.pipeline.syncOperations, api: api, settings: HTTPMessagesSourceSettings())
+        return (channel, api)
+    }
+
     private static func drain(_ channel: EmbeddedChannel) throws -> String {
         var out = ""
         while var chunk = try channel.readOutbound(as: ByteBuffer.self) { out += chunk.readString(length: chunk.readableBytes) ?? "" }
@@ -93,9 +102,7 @@ import Testing
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrderWhateverOrderTheyComplete() throws {
-        let channel = EmbeddedChannel()
-        let api = HeldAPI()
-        try MessagesSourceHandler.configure(channel.pipeline.syncOperations, api: api, settings: HTTPMessagesSourceSettings())
+        let (channel, api) = try Self.heldConnection()
         try channel.writeInbound(ByteBuffer(string: Self.post("one") + Self.post("two") + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + Self.post("four")))
         #expect(api.promises.map(\.0) == ["one", "two", "four"])
         #expect(try Self.drain(channel).isEmpty, "nothing is answered before the first request")
@@ -110,11 +117,8 @@ import Testing
     }
 
     @Test func readingPausesWhileTooManyRequestsAwaitTheirAnswers() throws {
-        let channel = EmbeddedChannel()
         let counter = ReadCounter()
-        try channel.pipeline.syncOperations.addHandler(counter)
-        let api = HeldAPI()
-        try MessagesSourceHandler.configure(channel.pipeline.syncOperations, api: api, settings: HTTPMessagesSourceSettings())
+        let (channel, api) = try Self.heldConnection(counting: counter)
         let many = (0..<MessagesSourceHandler.maxPipelined).map { Self.post("r\($0)") }.joined()
         try channel.writeInbound(ByteBuffer(string: many))
         let before = counter.reads
@@ -129,9 +133,7 @@ import Testing
     }
 
     @Test func aClosingAnswerEndsTheConnectionAfterTheEarlierAnswers() throws {
-        let channel = EmbeddedChannel()
-        let api = HeldAPI()
-        try MessagesSourceHandler.configure(channel.pipeline.syncOperations, api: api, settings: HTTPMessagesSourceSettings())
+        let (channel, api) = try Self.heldConnection()
         try channel.writeInbound(ByteBuffer(string: Self.post("one") + "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 3\r\n\r\ntwo"))
         api.promises[1].1.succeed(Array("2".utf8))
         api.promises[0].1.succeed(Array("1".utf8))

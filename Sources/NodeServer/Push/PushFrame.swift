@@ -28,20 +28,22 @@ public enum PushFrame {
         var frame = allocator.buffer(capacity: headerRoom + body.count + 64 + 2 * (channel?.utf8.count ?? 0))
         frame.writeRepeatingByte(0, count: headerRoom)
         let payloadStart = frame.writerIndex
-        if isEmptyObject {
-            frame.writeStaticString("{")
-            writeEnvelope(kind: kind, timestamp: timestamp, channel: channel, into: &frame)
-            frame.writeStaticString("}")
-        } else if mayHoldReservedKey(body) {
+        if !isEmptyObject, mayHoldReservedKey(body) {
+            // The data's members, then the envelope before its closing brace.
             frame.writeImmutableBuffer(data.getSlice(at: data.readerIndex, length: body.count - 1)!)
             frame.writeStaticString(",")
             writeEnvelope(kind: kind, timestamp: timestamp, channel: channel, into: &frame)
             frame.writeStaticString("}")
         } else {
+            // The envelope, then the data's members after its opening brace (none for an empty object).
             frame.writeStaticString("{")
             writeEnvelope(kind: kind, timestamp: timestamp, channel: channel, into: &frame)
-            frame.writeStaticString(",")
-            frame.writeImmutableBuffer(data.getSlice(at: data.readerIndex + 1, length: body.count - 1)!)
+            if isEmptyObject {
+                frame.writeStaticString("}")
+            } else {
+                frame.writeStaticString(",")
+                frame.writeImmutableBuffer(data.getSlice(at: data.readerIndex + 1, length: body.count - 1)!)
+            }
         }
 
         let payloadLength = frame.writerIndex - payloadStart

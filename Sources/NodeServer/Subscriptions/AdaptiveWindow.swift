@@ -1,3 +1,5 @@
+import NIOCore
+
 /// How long a fan-out window lasts, stretched while the machine's CPUs are saturated.
 ///
 /// Most of a window's cost is per client, not per message: one write, one wake-up of the reader, one flush.
@@ -8,19 +10,38 @@
 /// fan-out threads run at a lower priority, so they are the first kept waiting). A pure state machine: it
 /// takes each window end's lateness and answers the length of the next window.
 struct AdaptiveWindow {
-    /// The window when CPU is plentiful (`--flush-delay-us`).
-    let base: TimeAmount
-    /// The longest window (`--max-flush-delay-us`); equal to `base` turns adaptation off.
-    let limit: TimeAmount
+    /// The shortest and the longest window; immutable, so they can be read from any thread.
+    struct Bounds: Sendable {
+        /// The window when CPU is plentiful (`--flush-delay-us`).
+        let base: TimeAmount
+        /// The longest window (`--max-flush-delay-us`); equal to `base` turns adaptation off.
+        let limit: TimeAmount
+
+        init(base: TimeAmount, limit: TimeAmount) {
+            self.base = base
+            self.limit = max(base, limit)
+        }
+
+        /// Whether a loop that has not flushed for `quietFor` starts again from the base: quiet for longer than
+        /// the longest window, whatever kept the CPUs busy before is old news.
+        func isQuietSpell(_ quietFor: TimeAmount) -> Bool { quietFor > limit }
+    }
+
+    let bounds: Bounds
+    var base: TimeAmount { bounds.base }
+    var limit: TimeAmount { bounds.limit }
     /// The current length.
     private(set) var length: TimeAmount
     /// Moving average of the lateness, in nanoseconds (each new sample weighs 1/8).
     private(set) var averageLateness: Int64 = 0
 
+    init(_ bounds: Bounds) {
+        self.bounds = bounds
+        self.length = bounds.base
+    }
+
     init(base: TimeAmount, limit: TimeAmount) {
-        self.base = base
-        self.limit = max(base, limit)
-        self.length = base
+        self.init(Bounds(base: base, limit: limit))
     }
 
     /// Lateness above this average (2 % of the base window) counts as saturation.
@@ -28,8 +49,9 @@ struct AdaptiveWindow {
     /// Lateness below this average (1 % of the base window) counts as spare CPU.
     var relaxedBelow: Int64 { base.nanoseconds / 100 }
 
-    /// Back to the base window with no history (after a quiet spell).
-    mutating func reset() {
+    /// A window opens `quietFor` after the last flush: after a quiet spell, back to the base with no history.
+    mutating func opening(quietFor: TimeAmount) {
+        guard bounds.isQuietSpell(quietFor) else { return }
         length = base
         averageLateness = 0
     }
@@ -50,5 +72,3 @@ struct AdaptiveWindow {
         return length
     }
 }
-
-import NIOCore

@@ -5,7 +5,8 @@ import Synchronization
 /// The WebSocket sessions and subscriptions of ONE event loop, and its part of the message path.
 ///
 /// Publishers (any thread) append to the shard's inbox without waking the loop; only the first message of a
-/// window schedules the window's end, `flushDelay` after the previous flush (at once after a quiet spell).
+/// window schedules the window's end, a window after the previous flush (at once after a quiet spell). The
+/// window is `flushDelay`, stretched towards `maxFlushDelay` while the CPUs are saturated (`AdaptiveWindow`).
 /// When the window closes the loop applies the inbox: each frame is copied into its channel's `FrameBatch`,
 /// every batch is written to each of its subscribers as one shared buffer, and every written connection is
 /// flushed once. A busy subscriber costs one write per window however many messages it gets, and the
@@ -20,19 +21,16 @@ final class SubscriptionShard {
     let index: Int
     /// How long published frames may wait for more before they are written together (see `SubscriptionShard`).
     private var window: AdaptiveWindow {
-        didSet { publishedWindow.store(window.length.nanoseconds, ordering: .relaxed) }
+        didSet { publishedLength.store(window.length.nanoseconds, ordering: .relaxed) }
     }
-    private let publishedWindow: Synchronization.Atomic<Int64>
-    /// `lastFlush` in uptime nanoseconds, for `windowLength`.
-    private let publishedFlush = Synchronization.Atomic<Int64>(0)
-    /// The current window, readable from any thread: the base one once the loop has been quiet longer than the
-    /// longest window (the next message resets it then).
+    /// `window`'s bounds and current length, for readers on other threads (`windowLength`).
+    private let windowBounds: AdaptiveWindow.Bounds
+    private let publishedLength: Synchronization.Atomic<Int64>
+    /// The current window, readable from any thread: the base one once the loop has been quiet long enough that
+    /// the next message starts from it (`AdaptiveWindow.opening`).
     var windowLength: TimeAmount {
-        let quietFor = Int64(NIODeadline.now().uptimeNanoseconds) - publishedFlush.load(ordering: .relaxed)
-        return quietFor > windowLimits.longest.nanoseconds ? windowLimits.base : .nanoseconds(publishedWindow.load(ordering: .relaxed))
+        windowBounds.isQuietSpell(.now() - lastFlush) ? windowBounds.base : .nanoseconds(publishedLength.load(ordering: .relaxed))
     }
-    /// The window's bounds, immutable (readable from any thread, unlike `window`).
-    private let windowLimits: (base: TimeAmount, longest: TimeAmount)
 
     private struct Inbox {
         var deliveries: [ShardDelivery] = []
@@ -56,7 +54,12 @@ final class SubscriptionShard {
     private var broadcasts = FrameBatch()
     /// Sessions written to since the last flush.
     private var dirty: ContiguousArray<WebSocketSession> = []
-    private var lastFlush = NIODeadline.distantPast
+    /// When the last window ended (uptime nanoseconds): written on the loop, read by `windowLength` too.
+    private let lastFlushNanos = Synchronization.Atomic<UInt64>(0)
+    private var lastFlush: NIODeadline {
+        get { .uptimeNanoseconds(lastFlushNanos.load(ordering: .relaxed)) }
+        set { lastFlushNanos.store(newValue.uptimeNanoseconds, ordering: .relaxed) }
+    }
     /// How many shard operations (a window's end, an audience change) are on the stack. A write can close a
     /// session re-entrantly (a write error ends the connection), and the audience change that follows must not
     /// apply messages published meanwhile: only the outermost operation applies the inbox, so frames are never
@@ -77,9 +80,10 @@ final class SubscriptionShard {
     init(loop: any EventLoop, index: Int, flushDelay: TimeAmount, maxFlushDelay: TimeAmount? = nil, earlyWriteBytes: Int = 1 << 20) {
         self.loop = loop
         self.index = index
-        self.window = AdaptiveWindow(base: flushDelay, limit: maxFlushDelay ?? flushDelay)
-        self.publishedWindow = Synchronization.Atomic(flushDelay.nanoseconds)
-        self.windowLimits = (window.base, window.limit)
+        let bounds = AdaptiveWindow.Bounds(base: flushDelay, limit: maxFlushDelay ?? flushDelay)
+        self.windowBounds = bounds
+        self.window = AdaptiveWindow(bounds)
+        self.publishedLength = Synchronization.Atomic(bounds.base.nanoseconds)
         self.earlyWriteBytes = earlyWriteBytes
     }
 
@@ -164,8 +168,7 @@ final class SubscriptionShard {
         let now = NIODeadline.now()
         let due = lastFlush + window.length
         if window.length == .zero || due <= now {
-            // A quiet spell: whatever made the CPUs busy before is old news.
-            if now - lastFlush > window.limit { window.reset() }
+            window.opening(quietFor: now - lastFlush)
             loop.execute { [self] in endWindow(due: now) }
         } else {
             loop.scheduleTask(deadline: due) { [self] in endWindow(due: due) }
@@ -176,10 +179,9 @@ final class SubscriptionShard {
     private func endWindow(due: NIODeadline) {
         depth += 1
         defer { depth -= 1 }
-        window.windowEnded(lateness: .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds) - Int64(due.uptimeNanoseconds)))
+        window.windowEnded(lateness: .now() - due)
         applyTaken()
         lastFlush = .now()
-        publishedFlush.store(Int64(lastFlush.uptimeNanoseconds), ordering: .relaxed)
         sealChannels()
         sealBroadcasts()
         var sessions: ContiguousArray<WebSocketSession> = []

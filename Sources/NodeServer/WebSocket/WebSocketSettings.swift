@@ -17,7 +17,7 @@ public struct WebSocketSettings: Sendable {
     public var flushDelay: TimeAmount = .milliseconds(50)
     /// The longest the window between flushes stretches while the machine's CPUs are saturated (the fan-out
     /// loops' timers run late): fewer, larger writes then let more messages through. Back to `flushDelay` once
-    /// CPU is spare again. Equal to `flushDelay`: never stretched.
+    /// CPU is spare again. Equal to (or shorter than) `flushDelay`: never stretched.
     public var maxFlushDelay: TimeAmount = .milliseconds(150)
     /// How long a closing client may take to answer our close frame before the TCP connection is cut.
     public var closeGrace: TimeAmount = .seconds(2)
