@@ -66,6 +66,8 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
+        // Test helpers shared by the test targets (not a product): how node processes are started.
+        .target(name: "RocketWSTestKit"),
         .executableTarget(
             name: "rocketws-node",
             dependencies: [
@@ -112,6 +114,7 @@ let package = Package(
             name: "AdminTests",
             dependencies: [
                 "RocketWSClient",
+                "RocketWSTestKit",
                 "rocketws-admin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -125,6 +128,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "RocketWSClient",
+                "RocketWSTestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -246,7 +246,7 @@ public final class MessagesSourceClient: Sendable {
     private func connect() -> EventLoopFuture<any Channel> {
         ClientBootstrap(group: self.group)
             .connectTimeout(.seconds(10))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations

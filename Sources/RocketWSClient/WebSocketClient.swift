@@ -104,7 +104,7 @@ public final class WebSocketClient: Sendable {
 
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(connectTimeout))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 let handshake = HandshakeHandler(endpoint: endpoint, headers: httpHeaders, promise: upgraded)
                 let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxFrameSize, automaticErrorHandling: true) {

@@ -1,4 +1,5 @@
 import Foundation
+import RocketWSTestKit
 import NIOCore
 import RocketWSClient
 import Testing
@@ -35,8 +36,9 @@ import Testing
 
     @Test func badFlagsExitNonZeroWithAMessage() async throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: NodeProcess.binDir + "/rocketws-node")
-        process.arguments = ["--ws-conn", "nonsense"]
+        UnprivilegedLaunch.configure(
+            process, executable: URL(fileURLWithPath: NodeProcess.binDir + "/rocketws-node"),
+            arguments: ["--ws-conn", "nonsense"])
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = pipe

@@ -57,7 +57,7 @@ extension PeerMesh {
         }
         let hw = settings.writeBufferHighWaterMark
         ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: .init(low: hw / 2, high: hw))
             .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65536, maximum: 1 << 20))
             .connectTimeout(.nanoseconds(settings.connectTimeout.nanosecondsClamped))

@@ -1,4 +1,5 @@
 import Foundation
+import RocketWSTestKit
 
 /// Runs a built executable of this package (next to the test bundle) and captures its output.
 enum BinaryRunner {
@@ -40,8 +41,7 @@ enum BinaryRunner {
         timeout: Duration = .seconds(60)
     ) async throws -> Result {
         let process = Process()
-        process.executableURL = self.executable(name)
-        process.arguments = arguments
+        UnprivilegedLaunch.configure(process, executable: self.executable(name), arguments: arguments)
         var env = ProcessInfo.processInfo.environment
         env["ROCKETWS_NODE"] = nil
         env["ROCKETWS_API_KEY"] = nil

@@ -1,4 +1,5 @@
 import Foundation
+import RocketWSTestKit
 import RocketWSClient
 import Testing
 
@@ -81,12 +82,12 @@ final class NodeLauncher: @unchecked Sendable {  // fields are set once in `star
     }
 
     private func launch(_ arguments: [String]) async throws {
-        self.process.executableURL = BinaryRunner.executable("rocketws-node")
-        self.process.arguments =
-            [
+        UnprivilegedLaunch.configure(
+            self.process, executable: BinaryRunner.executable("rocketws-node"),
+            arguments: [
                 "--node-name", self.name, "--ws-conn", "127.0.0.1:0", "--ms-conn", "127.0.0.1:0",
                 "--peer-conn", "127.0.0.1:0", "--log-level", "info",
-            ] + arguments
+            ] + arguments)
         self.process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ROCKETWS_") }
         _ = FileManager.default.createFile(atPath: self.logURL.path, contents: nil)
         let handle = try FileHandle(forWritingTo: self.logURL)

@@ -1,4 +1,5 @@
 import Foundation
+import RocketWSTestKit
 import Synchronization
 
 /// A `rocketws-node` process started from the built binary on 127.0.0.1 with ephemeral ports (read back from
@@ -30,11 +31,12 @@ final class NodeProcess: @unchecked Sendable {  // ports are written once before
     private init(name: String, arguments: [String], environment: [String: String], peerPort: Int) {
         self.name = name
         process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binDir + "/rocketws-node")
-        process.arguments = [
-            "--node-name", name, "--ws-conn", "127.0.0.1:0", "--ms-conn", "127.0.0.1:0",
-            "--peer-conn", "127.0.0.1:\(peerPort)", "--log-level", "info",
-        ] + arguments
+        UnprivilegedLaunch.configure(
+            process, executable: URL(fileURLWithPath: Self.binDir + "/rocketws-node"),
+            arguments: [
+                "--node-name", name, "--ws-conn", "127.0.0.1:0", "--ms-conn", "127.0.0.1:0",
+                "--peer-conn", "127.0.0.1:\(peerPort)", "--log-level", "info",
+            ] + arguments)
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ROCKETWS_") }
         for (key, value) in environment { env[key] = value }
         process.environment = env
