@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "rocketws-node", targets: ["rocketws-node"]),
         .executable(name: "rocketws-admin", targets: ["rocketws-admin"]),
+        .library(name: "ClusterCore", targets: ["ClusterCore"]),
         .library(name: "ClusterKit", targets: ["ClusterKit"]),
         .library(name: "NodeServer", targets: ["NodeServer"]),
         .library(name: "RocketWSClient", targets: ["RocketWSClient"]),
@@ -27,10 +28,15 @@ let package = Package(
             pkgConfig: "libnghttp2",
             providers: [.apt(["libnghttp2-dev"])]
         ),
-        // Everything about being one node among many: membership, interest, the HTTP/2 peer mesh.
+        // The cluster's pure state machines (membership, interest, the cluster instance): no NIO, no nghttp2,
+        // no I/O; events and `now` in, directives out. The compiler keeps them pure.
+        .target(name: "ClusterCore"),
+        // Everything about being one node among many, as I/O: the HTTP/2 peer mesh and the shell that carries
+        // out the core's directives over it (re-exports ClusterCore).
         .target(
             name: "ClusterKit",
             dependencies: [
+                "ClusterCore",
                 "CNghttp2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -87,6 +93,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The pure cores, without sockets: unit tests and seeded simulations.
+        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),
         .testTarget(
             name: "ClusterKitTests",
             dependencies: [

@@ -27,4 +27,15 @@ public struct ClusterSettings: Sendable {
         self.advertisedAddress = advertisedAddress
         self.incarnation = incarnation
     }
+
+    /// The settings of the pure cluster instance.
+    public var core: Cluster.Settings {
+        var core = Cluster.Settings()
+        core.membership = membership
+        core.interest = interest
+        core.forwardTimeout = forwardTimeout
+        core.visibilityTimeout = visibilityTimeout
+        core.statsTimeout = statsTimeout
+        return core
+    }
 }

@@ -1,50 +1,48 @@
 import Logging
+import Metrics
 import NIOCore
 import Synchronization
 
-/// The I/O shell of one cluster node: it feeds mesh events and timer ticks into the pure `Membership.Instance`
-/// and `InterestTable`, carries out every directive they return over the `PeerMesh`, and forwards messages to
-/// exactly the nodes the interest table routes a channel to. All state lives on one event loop (`loop`);
-/// public entry points hop there, so no lock guards the protocol state.
-public final class ClusterShell: @unchecked Sendable {  // mutable state is confined to `loop` (see above)
+/// The I/O shell of one cluster node: it feeds every backend request, mesh event, frame and timer tick into
+/// the pure ``Cluster/Instance`` (which owns membership, the interest table, pending requests, outboxes and
+/// visibility waiters) and carries out the directives it answers over the `PeerMesh`. It decides nothing.
+///
+/// All its state lives on one event loop (`loop`, asserted on every use); every entry point hops there (a
+/// forward asked on `loop` runs directly; with no active peer a forward is answered without a hop).
+public final class ClusterShell: @unchecked Sendable {  // mutable state is confined to `loop` (asserted)
     public let settings: ClusterSettings
-    /// The loop that owns membership, interest and pending requests.
+    /// The loop that owns the cluster instance and the promises of its requests.
     public let loop: any EventLoop
     let mesh: PeerMesh
     private let logger: Logger
     private let allocator = ByteBufferAllocator()
     private let startedAt = ContinuousClock.now
-    private var membership: Membership.Instance
-    private var interest: InterestTable
+    private var instance: Cluster.Instance<ByteBuffer>
     private weak var delegate: (any ClusterDeliveryDelegate)?
     private var tick: Scheduled<Void>?
-    private var digestTimer: RepeatedTask?
-    private var stopping = false
-    private var nextRequestID: UInt64 = 1
-    private var pending: [UInt64: PendingRequest] = [:]
-    private var visibilityWaiters: [VisibilityWaiter] = []
-    private var activations: [String: EventLoopFuture<Void>] = [:]
-    /// Frames waiting for a link to a member to come back (see `sendInOrder`).
-    private var outboxes: [String: [OutboxEntry]] = [:]
-    private var outboxRetry: Scheduled<Void>?
-    /// Frames given up on because the link to their member did not come back in time.
-    private let expiredForwards = Atomic<Int>(0)
-    /// Messages sent to another node (one per message and node), for the node's metrics.
-    private let forwarded = Atomic<Int>(0)
-    /// Members as other threads see them (status queries), refreshed after every membership event.
+    private var countRequests: [Cluster.RequestID: EventLoopPromise<[NodeCount]>] = [:]
+    private var statsRequests: [Cluster.RequestID: EventLoopPromise<[LocalStats]>] = [:]
+    private var visibilityRequests: [Cluster.RequestID: EventLoopPromise<Void>] = [:]
+    private let forwardsSent: Counter
+    private let forwardsDropped: Counter
+    private let malformedFrames: Counter
+    /// Members as other threads see them (status queries), as the instance last published them.
     private let snapshot = Mutex<[MemberView]>([])
 
-    public init(settings: ClusterSettings, group: any EventLoopGroup, logger: Logger) {
+    /// `metrics` receives the cluster's and the mesh's counters (the node passes its Prometheus registry's).
+    public init(settings: ClusterSettings, group: any EventLoopGroup, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) {
         self.settings = settings
         self.loop = group.next()
         var logger = logger
         logger[metadataKey: "cluster/node"] = "\(settings.nodeName)"
         self.logger = logger
         let myself = Membership.Member(name: settings.nodeName, address: settings.advertisedAddress, incarnation: settings.incarnation)
-        self.membership = Membership.Instance(myself: myself, settings: settings.membership, seed: settings.incarnation)
-        self.interest = InterestTable(nodeName: settings.nodeName, epoch: settings.incarnation, settings: settings.interest)
+        self.instance = Cluster.Instance(myself: myself, settings: settings.core, seed: settings.incarnation)
         let identity = PeerIdentity(name: settings.nodeName, address: settings.advertisedAddress, incarnation: settings.incarnation)
-        self.mesh = PeerMesh(identity: identity, settings: settings.mesh, group: group, logger: logger)
+        self.mesh = PeerMesh(identity: identity, settings: settings.mesh, group: group, logger: logger, metrics: metrics)
+        self.forwardsSent = Counter(label: "rocketws_forwards_sent_total", dimensions: [], factory: metrics)
+        self.forwardsDropped = Counter(label: "rocketws_forwards_dropped_total", dimensions: [], factory: metrics)
+        self.malformedFrames = Counter(label: "rocketws_cluster_malformed_frames_total", dimensions: [], factory: metrics)
     }
 
     public func setDelegate(_ delegate: any ClusterDeliveryDelegate) {
@@ -55,38 +53,24 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
 
     // MARK: Lifecycle
 
-    /// Binds the peer listener, starts the protocol timers and dials the seeds; returns the bound peer port.
+    /// Binds the peer listener, starts the protocol timer and dials the seeds; returns the bound peer port.
     public func start() async throws -> Int {
         mesh.setDelegate(self)
         let port = try await mesh.start()
-        try await loop.submit { [self] in
-            execute(membership.onTick(now: now))
-            let interval = TimeAmount(settings.interest.digestInterval)
-            digestTimer = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
-                execute(interest.onDigestTick(peers: activePeers))
-            }
-            refreshSnapshot()
-        }.get()
-        for seed in settings.seeds where seed != settings.advertisedAddress {
-            mesh.connect(to: seed)
-        }
+        try await loop.submit { [self] in execute(instance.start(seeds: settings.seeds, now: now)) }.get()
         return port
     }
 
-    /// Leaves gracefully: tells every peer this node is `left`, lets that gossip go out, then drains the mesh.
+    /// Leaves gracefully: tells every peer this node is `left`, lets that gossip go out, answers what still
+    /// waits, then drains the mesh.
     public func shutdown() async {
         let linger = settings.membership.probeInterval * 2
-        try? await loop.submit { [self] in
-            stopping = true
-            execute(membership.leave(now: now))
-            digestTimer?.cancel()
-        }.get()
+        try? await loop.submit { [self] in execute(instance.leave(now: now)) }.get()
         try? await Task.sleep(for: linger)
         try? await loop.submit { [self] in
             tick?.cancel()
-            for id in Array(pending.keys) { finish(id) }
-            for waiter in visibilityWaiters { waiter.promise.succeed() }
-            visibilityWaiters.removeAll()
+            tick = nil
+            execute(instance.stop())
         }.get()
         await mesh.shutdown()
     }
@@ -98,428 +82,227 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
         snapshot.withLock { $0 }
     }
 
-    /// Messages forwarded to other nodes so far (one per message and node).
-    public var forwardedMessages: Int { forwarded.load(ordering: .relaxed) }
-
-    /// Frames to other nodes given up on because their link stayed down past `forwardTimeout`.
-    public var expiredForwardCount: Int { expiredForwards.load(ordering: .relaxed) }
-
-    /// Whether any other member is alive or suspect (any thread; from the last membership snapshot).
-    private var hasActivePeers: Bool {
-        snapshot.withLock { members in members.contains { $0.state == "alive" || $0.state == "suspect" } }
-    }
-
     /// Per-peer link figures of the mesh (queue depth, drops, frames, round-trip time).
     public func linkStats() -> [PeerLinkStats] {
         mesh.stats()
     }
 
-    /// Names of peers currently alive or suspect (loop only).
-    private var activePeers: [String] {
-        membership.members.compactMap { $0.name != settings.nodeName && $0.state.isActive ? $0.name : nil }
-    }
-
-    private func refreshSnapshot() {
-        let views = membership.members.filter { $0.name != settings.nodeName }.map {
-            MemberView(name: $0.name, address: $0.address, state: "\($0.state)", incarnation: $0.incarnation, connections: 0, subscriptions: 0)
-        }
-        snapshot.withLock { $0 = views }
-    }
-
-    // MARK: Interest (subscribe visibility)
+    // MARK: Requests
 
     /// Publishes this node's first subscriber of `channel`; completes once every active peer acknowledged it, or
     /// after `visibilityTimeout` (laggards are probed at once).
     public func localChannelActivated(_ channel: String, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         loop.flatSubmit { [self] in
-            let change = interest.localCountChanged(channel: channel, count: 1)
-            execute(interest.flush())
-            let peers = activePeers
-            if interest.isAcknowledged(version: change.visibleAt, by: peers) { return loop.makeSucceededVoidFuture() }
-            let promise = loop.makePromise(of: Void.self)
-            let deadline = loop.scheduleTask(in: TimeAmount(settings.visibilityTimeout)) { [self] in
-                visibilityTimedOut(channel: channel, version: change.visibleAt)
-            }
-            visibilityWaiters.append(VisibilityWaiter(version: change.visibleAt, channel: channel, promise: promise, deadline: deadline))
-            activations[channel] = promise.futureResult
-            promise.futureResult.whenComplete { [self] _ in
-                if activations[channel] === promise.futureResult { activations[channel] = nil }
-            }
-            return promise.futureResult
+            let (answer, directives) = instance.localChannelActivated(channel, now: now)
+            return carryOut(answer, directives, pending: \.visibilityRequests)
         }.hop(to: eventLoop)
     }
 
     /// Completes once an activation of `channel` still waiting for acknowledgements is done.
     public func whenVisible(_ channel: String, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
-        loop.flatSubmit { [self] in activations[channel] ?? loop.makeSucceededVoidFuture() }.hop(to: eventLoop)
+        loop.flatSubmit { [self] in carryOut(instance.whenVisible(channel), [], pending: \.visibilityRequests) }.hop(to: eventLoop)
     }
 
     /// The last local subscriber of `channel` left; peers learn it lazily (stray forwards are dropped).
     public func localChannelDeactivated(_ channel: String) {
-        loop.execute { [self] in
-            _ = interest.localCountChanged(channel: channel, count: 0)
-            execute(interest.flush())
-        }
+        onLoop { [self] in execute(instance.localChannelDeactivated(channel, now: now)) }
     }
-
-    private func checkVisibility() {
-        let peers = activePeers
-        visibilityWaiters.removeAll { waiter in
-            guard interest.isAcknowledged(version: waiter.version, by: peers) else { return false }
-            waiter.deadline.cancel()
-            waiter.promise.succeed()
-            return true
-        }
-    }
-
-    private func visibilityTimedOut(channel: String, version: UInt64) {
-        let peers = activePeers
-        let laggards = peers.filter { interest.acknowledgedVersion(by: $0) < version }
-        logger.warning(
-            "peers did not acknowledge a subscription in time; probing them",
-            metadata: ["cluster/channel": "\(channel)", "cluster/peers": "\(laggards)"]
-        )
-        for peer in laggards { execute(membership.onPeerDisconnected(name: peer, now: now)) }
-        visibilityWaiters.removeAll { waiter in
-            guard waiter.version == version, waiter.channel == channel else { return false }
-            waiter.promise.succeed()
-            return true
-        }
-    }
-
-    // MARK: Forwarding
 
     /// Sends a channel message to every other node with subscribers for it. With `awaitCounts`, the future
     /// carries each node's delivered count (nodes that do not answer within `forwardTimeout` are left out).
     public func forward(channel: String, data: ByteBuffer, timestamp: Int, awaitCounts: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<[NodeCount]> {
         onClusterLoop(answeringOn: eventLoop) { [self] in
-            let targets = interest.route(channel)
-            guard !targets.isEmpty else { return loop.makeSucceededFuture([]) }
-            return send(kind: .forward, channel: channel, data: data, timestamp: timestamp, to: Array(targets), awaitCounts: awaitCounts)
+            let (answer, directives) = instance.forward(channel: channel, data: data, timestamp: timestamp, awaitCounts: awaitCounts, now: now)
+            return carryOut(answer, directives, pending: \.countRequests)
         }
     }
 
     /// Sends a `notify_all` message to every other active node.
     public func forwardBroadcast(data: ByteBuffer, timestamp: Int, awaitCounts: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<[NodeCount]> {
         onClusterLoop(answeringOn: eventLoop) { [self] in
-            let targets = activePeers
-            guard !targets.isEmpty else { return loop.makeSucceededFuture([]) }
-            return send(kind: .broadcast, channel: nil, data: data, timestamp: timestamp, to: targets, awaitCounts: awaitCounts)
+            let (answer, directives) = instance.broadcast(data: data, timestamp: timestamp, awaitCounts: awaitCounts, now: now)
+            return carryOut(answer, directives, pending: \.countRequests)
         }
     }
 
+    /// Every other active node's own counts (nodes that do not answer within `statsTimeout` are left out).
+    public func remoteStats(on eventLoop: any EventLoop) -> EventLoopFuture<[LocalStats]> {
+        loop.flatSubmit { [self] in
+            let (answer, directives) = instance.requestStats(now: now)
+            return carryOut(answer, directives, pending: \.statsRequests)
+        }.hop(to: eventLoop)
+    }
+
     /// Runs a forward on the cluster loop: directly when called there (backends are served on it), else with one
-    /// hop, and none at all for a cluster of one.
+    /// hop, and none at all for a cluster of one (read from the published members, so without a hop).
     private func onClusterLoop(
         answeringOn eventLoop: any EventLoop,
         _ body: @escaping @Sendable () -> EventLoopFuture<[NodeCount]>
     ) -> EventLoopFuture<[NodeCount]> {
         if loop.inEventLoop { return body().hop(to: eventLoop) }
-        guard hasActivePeers else { return eventLoop.makeSucceededFuture([]) }
+        guard snapshot.withLock({ $0.contains { $0.state.isActive } }) else { return eventLoop.makeSucceededFuture([]) }
         return loop.flatSubmit(body).hop(to: eventLoop)
     }
 
-    private func send(kind: ClusterFrame.Kind, channel: String?, data: ByteBuffer, timestamp: Int, to targets: [String], awaitCounts: Bool) -> EventLoopFuture<[NodeCount]> {
-        let id = awaitCounts ? nextID() : 0
-        let frame = ClusterFrame.push(requestID: id, timestamp: timestamp, channel: channel, data: data, allocator: allocator)
-        var waiting = Set<String>()
-        for target in targets where sendInOrder(kind: kind, payload: frame, to: target) {
-            waiting.insert(target)
-        }
-        forwarded.add(waiting.count, ordering: .relaxed)
-        guard awaitCounts, !waiting.isEmpty else { return loop.makeSucceededFuture([]) }
-        let promise = loop.makePromise(of: [NodeCount].self)
-        register(id, waiting: waiting, timeout: settings.forwardTimeout, completion: .counts(promise))
-        return promise.futureResult
+    /// Runs `body` on the cluster loop: at once when already there, else with one hop.
+    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if loop.inEventLoop { body() } else { loop.execute(body) }
     }
 
-    // MARK: Sending through link changes
-
-    /// Sends a frame to a member, in order with everything sent before. While the link to it is down (a
-    /// reconnect, a simultaneous dial being resolved) frames wait in a small per-peer outbox that is retried
-    /// every few milliseconds, up to `forwardTimeout`; so a link that flaps loses nothing and reorders nothing.
-    /// Returns false only when the frame was refused (the peer's queue is full, or it is not a member).
-    private func sendInOrder(kind: ClusterFrame.Kind, payload: ByteBuffer, to peer: String) -> Bool {
-        if outboxes[peer] == nil {
-            switch mesh.send(kind: kind.rawValue, payload: payload, to: peer) {
-            case .queued: return true
-            case .dropped: return false
-            case .notConnected: break
-            }
-        }
-        guard membership.member(named: peer)?.state.isActive == true else { return false }
-        let deadline = NIODeadline.now() + TimeAmount(settings.forwardTimeout)
-        outboxes[peer, default: []].append(OutboxEntry(kind: kind.rawValue, payload: payload, deadline: deadline))
-        scheduleOutboxRetry()
-        return true
-    }
-
-    private func scheduleOutboxRetry() {
-        guard outboxRetry == nil else { return }
-        outboxRetry = loop.scheduleTask(in: .milliseconds(10)) { [self] in
-            outboxRetry = nil
-            retryOutboxes()
-        }
-    }
-
-    private func retryOutboxes() {
-        let now = NIODeadline.now()
-        for peer in Array(outboxes.keys) {
-            var entries = outboxes[peer] ?? []
-            while let first = entries.first {
-                let result = mesh.send(kind: first.kind, payload: first.payload, to: peer)
-                if result == .queued {
-                    entries.removeFirst()
-                } else if result == .dropped || first.deadline < now {
-                    entries.removeFirst()
-                    expiredForwards.add(1, ordering: .relaxed)
-                } else {
-                    break
-                }
-            }
-            outboxes[peer] = entries.isEmpty ? nil : entries
-        }
-        if !outboxes.isEmpty { scheduleOutboxRetry() }
-    }
-
-    // MARK: Status queries
-
-    /// Every other active node's own counts (nodes that do not answer within `statsTimeout` are left out).
-    public func remoteStats(on eventLoop: any EventLoop) -> EventLoopFuture<[LocalStats]> {
-        loop.flatSubmit { [self] in
-            let id = nextID()
-            let frame = ClusterFrame.statsRequest(requestID: id, allocator: allocator)
-            var waiting = Set<String>()
-            for peer in activePeers where sendInOrder(kind: .statsRequest, payload: frame, to: peer) {
-                waiting.insert(peer)
-            }
-            guard !waiting.isEmpty else { return loop.makeSucceededFuture([]) }
-            let promise = loop.makePromise(of: [LocalStats].self)
-            register(id, waiting: waiting, timeout: settings.statsTimeout, completion: .stats(promise), resend: frame)
+    /// Registers the promise of a request answered later (before its directives run, which may complete it).
+    private func carryOut<Value: Sendable>(
+        _ answer: Cluster.Answer<Value>,
+        _ directives: [Cluster.Directive<ByteBuffer>],
+        pending: ReferenceWritableKeyPath<ClusterShell, [Cluster.RequestID: EventLoopPromise<Value>]>
+    ) -> EventLoopFuture<Value> {
+        loop.preconditionInEventLoop()
+        switch answer {
+        case .now(let value):
+            execute(directives)
+            return loop.makeSucceededFuture(value)
+        case .later(let id):
+            let promise = loop.makePromise(of: Value.self)
+            self[keyPath: pending][id] = promise
+            execute(directives)
             return promise.futureResult
-        }.hop(to: eventLoop)
-    }
-
-    // MARK: Pending requests
-
-    private func nextID() -> UInt64 {
-        defer { nextRequestID &+= 1 }
-        return nextRequestID
-    }
-
-    private func register(_ id: UInt64, waiting: Set<String>, timeout: Duration, completion: PendingRequest.Completion, resend: ByteBuffer? = nil) {
-        let timer = loop.scheduleTask(in: TimeAmount(timeout)) { [self] in finish(id) }
-        pending[id] = PendingRequest(waiting: waiting, completion: completion, timer: timer, resend: resend)
-    }
-
-    /// A link went away: forwards sent on it are not waited for (re-sending could deliver twice), but
-    /// idempotent requests (status queries) are asked again once the peer is back, within their timeout.
-    private func linkLost(peer: String) {
-        for (id, request) in pending where request.resend == nil { answered(id, by: peer) { _ in } }
-    }
-
-    private func linkRestored(peer: String) {
-        for request in pending.values where request.waiting.contains(peer) {
-            if let frame = request.resend { _ = sendInOrder(kind: .statsRequest, payload: frame, to: peer) }
         }
-    }
-
-    private func finish(_ id: UInt64) {
-        guard let request = pending.removeValue(forKey: id) else { return }
-        request.timer.cancel()
-        switch request.completion {
-        case .counts(let promise): promise.succeed(request.counts)
-        case .stats(let promise): promise.succeed(request.stats)
-        }
-    }
-
-    private func answered(_ id: UInt64, by peer: String, _ record: (inout PendingRequest) -> Void) {
-        guard var request = pending[id], request.waiting.remove(peer) != nil else { return }
-        record(&request)
-        pending[id] = request
-        if request.waiting.isEmpty { finish(id) }
-    }
-
-    /// A peer is gone: stop waiting for it.
-    private func forgetPending(peer: String) {
-        for id in Array(pending.keys) { answered(id, by: peer) { _ in } }
     }
 
     // MARK: Directives
 
-    private func execute(_ directives: [Membership.Directive]) {
-        var membersChanged = false
+    private func execute(_ directives: [Cluster.Directive<ByteBuffer>]) {
+        loop.preconditionInEventLoop()
         for directive in directives {
             switch directive {
-            case .send(let message, let name):
-                mesh.send(kind: ClusterFrame.Kind.membership.rawValue, payload: buffer(message.encoded()), to: name)
-            case .connect(_, let address):
-                if !stopping { mesh.connect(to: address) }
-            case .memberChanged(let change):
-                membersChanged = true
-                memberChanged(change)
-            case .memberRemoved(let member):
-                membersChanged = true
-                execute(interest.removeNode(member.name))
-                forgetPending(peer: member.name)
-            case .scheduleTick(let delay):
+            case .send(let frame, let peers):
+                let (kind, payload) = ClusterFrame.encode(frame, allocator: allocator)
+                for peer in peers { mesh.send(kind: kind.rawValue, payload: payload, to: peer) }
+            case .sendReporting(let frame, let peers):
+                let (kind, payload) = ClusterFrame.encode(frame, allocator: allocator)
+                let outcomes = peers.map { Self.outcome(mesh.send(kind: kind.rawValue, payload: payload, to: $0)) }
+                execute(instance.sent(frame, to: peers, outcomes: outcomes, now: now))
+            case .offerOutbox(let peer, let frames):
+                execute(instance.outboxOffered(to: peer, outcomes: offer(frames, to: peer), now: now))
+            case .connect(let address):
+                mesh.connect(to: address)
+            case .forget(let address):
+                mesh.forget(address: address)
+            case .deliver(let push, let peer, let ack):
+                deliver(push, from: peer, ack: ack)
+            case .answerStats(let id, let peer):
+                answerStats(id, to: peer)
+            case .completeCounts(let id, let counts):
+                countRequests.removeValue(forKey: id)?.succeed(counts)
+            case .completeStats(let id, let stats):
+                statsRequests.removeValue(forKey: id)?.succeed(stats)
+            case .completeVisibility(let id):
+                visibilityRequests.removeValue(forKey: id)?.succeed()
+            case .publishMembers(let members):
+                snapshot.withLock { $0 = members }
+            case .count(let counter, let amount):
+                count(counter).increment(by: amount)
+            case .report(let report):
+                log(report)
+            case .scheduleTick(let at):
                 tick?.cancel()
-                tick = loop.scheduleTask(in: TimeAmount(delay)) { [self] in execute(membership.onTick(now: now)) }
+                tick = loop.scheduleTask(in: TimeAmount(at - now)) { [self] in execute(instance.onTick(now: now)) }
             }
-        }
-        if membersChanged {
-            refreshSnapshot()
-            checkVisibility()
         }
     }
 
-    private func memberChanged(_ change: Membership.MemberChange) {
-        let member = change.member
-        guard member.name != settings.nodeName else { return }
-        logger.info(
-            "member \(member.state)",
-            metadata: ["cluster/peer": "\(member.name)", "cluster/address": "\(member.address)", "cluster/incarnation": "\(member.incarnation)"]
-        )
-        switch member.state {
-        case .alive, .suspect:
-            if change.previousState == nil || change.previousState == .dead || change.previousState == .left {
-                if !stopping { mesh.connect(to: member.address) }
-                execute(interest.nodeJoined(member.name))
-            }
-        case .dead, .left:
-            if let dropped = outboxes.removeValue(forKey: member.name) { expiredForwards.add(dropped.count, ordering: .relaxed) }
-            execute(interest.removeNode(member.name))
-            forgetPending(peer: member.name)
-            mesh.forget(address: member.address)
+    /// Offers frames in order; the first the mesh cannot take for want of a link ends the offer.
+    private func offer(_ frames: [Cluster.Frame<ByteBuffer>], to peer: String) -> [Cluster.SendOutcome] {
+        var outcomes: [Cluster.SendOutcome] = []
+        for frame in frames {
+            let (kind, payload) = ClusterFrame.encode(frame, allocator: allocator)
+            let outcome = Self.outcome(mesh.send(kind: kind.rawValue, payload: payload, to: peer))
+            outcomes.append(outcome)
+            if outcome == .notConnected { break }
+        }
+        return outcomes
+    }
+
+    private func deliver(_ push: Cluster.Push<ByteBuffer>, from peer: String, ack: Cluster.RequestID?) {
+        guard let delegate else { return }
+        let receipt: DeliveryReceipt
+        switch push.channel {
+        case .some(let channel): receipt = delegate.deliverForwarded(channel: channel, data: push.data, timestamp: push.timestamp)
+        case .none: receipt = delegate.deliverForwardedBroadcast(data: push.data, timestamp: push.timestamp)
+        }
+        guard let ack else { return }
+        // The count is known at once; when this node's loops are congested the ack waits for the write,
+        // which slows the emitter down to what this node can deliver.
+        let frame = ClusterFrame.ack(requestID: ack, count: receipt.count, allocator: allocator)
+        let kind = ClusterFrame.Kind.ack.rawValue
+        switch receipt.settled {
+        case .some(let settled): settled.whenComplete { [mesh] _ in mesh.send(kind: kind, payload: frame, to: peer) }
+        case .none: mesh.send(kind: kind, payload: frame, to: peer)
         }
     }
 
-    private func execute(_ directives: [InterestDirective]) {
-        var acknowledged = false
-        for directive in directives {
-            switch directive {
-            case .broadcast(let message):
-                let payload = buffer(message.encoded())
-                for peer in activePeers { mesh.send(kind: ClusterFrame.Kind.interest.rawValue, payload: payload, to: peer) }
-            case .send(let message, let peer):
-                mesh.send(kind: ClusterFrame.Kind.interest.rawValue, payload: buffer(message.encoded()), to: peer)
-            case .acknowledged:
-                acknowledged = true
-            case .routesChanged:
-                break
-            case .ignored(let reason):
-                logger.trace("interest message ignored", metadata: ["cluster/reason": "\(reason)"])
-            }
-        }
-        if acknowledged { checkVisibility() }
+    private func answerStats(_ id: Cluster.RequestID, to peer: String) {
+        guard let stats = delegate?.localStats() else { return }
+        let (kind, payload) = ClusterFrame.encode(.statsResponse(requestID: id, stats: stats), allocator: allocator)
+        mesh.send(kind: kind.rawValue, payload: payload, to: peer)
     }
 
-    private func buffer(_ bytes: [UInt8]) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        return buffer
+    private func count(_ counter: Cluster.Counter) -> Counter {
+        switch counter {
+        case .forwardsSent: forwardsSent
+        case .forwardsDropped: forwardsDropped
+        case .malformedFrames: malformedFrames
+        }
+    }
+
+    private static func outcome(_ result: PeerSendResult) -> Cluster.SendOutcome {
+        switch result {
+        case .queued: .queued
+        case .dropped: .dropped
+        case .notConnected: .notConnected
+        }
+    }
+
+    private func log(_ report: Cluster.Report) {
+        switch report {
+        case .memberChanged(let change):
+            let member = change.member
+            logger.info(
+                "member \(member.state)",
+                metadata: ["cluster/peer": "\(member.name)", "cluster/address": "\(member.address)", "cluster/incarnation": "\(member.incarnation)"]
+            )
+        case .visibilityTimedOut(let channel, let laggards):
+            logger.warning(
+                "peers did not acknowledge a subscription in time; probing them",
+                metadata: ["cluster/channel": "\(channel)", "cluster/peers": "\(laggards)"]
+            )
+        case .malformedFrame(let kind, let peer):
+            logger.warning("undecodable cluster frame", metadata: ["cluster/peer": "\(peer)", "cluster/kind": "\(kind)"])
+        case .interestIgnored(let reason):
+            logger.trace("interest message ignored", metadata: ["cluster/reason": "\(reason)"])
+        }
     }
 }
 
-// MARK: - Mesh events
+// MARK: - Mesh events (on the mesh connections' loops; each hops to `loop`)
 
 extension ClusterShell: PeerMeshDelegate {
     public func peerMesh(_ mesh: PeerMesh, didConnect peer: PeerIdentity) {
-        loop.execute { [self] in
-            execute(membership.onPeerConnected(name: peer.name, address: peer.address, incarnation: peer.incarnation, now: now))
-            execute(interest.nodeJoined(peer.name))
-            linkRestored(peer: peer.name)
+        onLoop { [self] in
+            execute(instance.linkUp(name: peer.name, address: peer.address, incarnation: peer.incarnation, now: now))
         }
     }
 
     public func peerMesh(_ mesh: PeerMesh, didDisconnect peer: PeerIdentity) {
-        loop.execute { [self] in
-            linkLost(peer: peer.name)
-            execute(membership.onPeerDisconnected(name: peer.name, now: now))
-        }
+        onLoop { [self] in execute(instance.linkDown(name: peer.name, now: now)) }
     }
 
     public func peerMesh(_ mesh: PeerMesh, didReceive kind: UInt8, payload: ByteBuffer, from peer: PeerIdentity) {
-        switch ClusterFrame.Kind(rawValue: kind) {
-        case .forward, .broadcast:
-            // Delivered right here on the mesh connection's loop: no hop to the cluster loop on the message path.
-            let isForward = kind == ClusterFrame.Kind.forward.rawValue
-            guard let push = ClusterFrame.decodePush(payload, hasChannel: isForward), let delegate else { return }
-            let receipt: DeliveryReceipt
-            if let channel = push.channel {
-                receipt = delegate.deliverForwarded(channel: channel, data: push.data, timestamp: push.timestamp)
-            } else {
-                receipt = delegate.deliverForwardedBroadcast(data: push.data, timestamp: push.timestamp)
-            }
-            guard push.requestID != 0 else { return }
-            // The count is known at once; when this node's loops are congested the ack waits for the write,
-            // which slows the emitter down to what this node can deliver.
-            let ack = ClusterFrame.ack(requestID: push.requestID, count: receipt.count, allocator: allocator)
-            let kind = ClusterFrame.Kind.ack.rawValue
-            if let settled = receipt.settled {
-                settled.whenComplete { [mesh] _ in mesh.send(kind: kind, payload: ack, to: peer.name) }
-            } else {
-                mesh.send(kind: kind, payload: ack, to: peer.name)
-            }
-        case .ack:
-            guard let ack = ClusterFrame.decodeAck(payload) else { return }
-            loop.execute { [self] in
-                answered(ack.requestID, by: peer.name) { $0.counts.append(NodeCount(node: peer.name, count: ack.count)) }
-            }
-        case .statsRequest:
-            guard let id = ClusterFrame.decodeStatsRequest(payload), let stats = delegate?.localStats() else { return }
-            mesh.send(kind: ClusterFrame.Kind.statsResponse.rawValue, payload: ClusterFrame.statsResponse(requestID: id, stats: stats, allocator: allocator), to: peer.name)
-        case .statsResponse:
-            guard let response = ClusterFrame.decodeStatsResponse(payload, node: peer.name) else { return }
-            loop.execute { [self] in answered(response.requestID, by: peer.name) { $0.stats.append(response.stats) } }
-        case .membership:
-            guard let message = Membership.Message.decode(payload.readableBytesView) else {
-                logger.warning("undecodable membership message", metadata: ["cluster/peer": "\(peer.name)"])
-                return
-            }
-            loop.execute { [self] in execute(membership.onMessage(message, from: peer.name, now: now)) }
-        case .interest:
-            guard let message = InterestMessage.decode(payload.readableBytesView) else {
-                logger.warning("undecodable interest message", metadata: ["cluster/peer": "\(peer.name)"])
-                return
-            }
-            loop.execute { [self] in
-                // Messages from nodes membership no longer counts as members would resurrect stale routes.
-                guard membership.member(named: peer.name)?.state.isActive == true else { return }
-                execute(interest.apply(message, from: peer.name))
-            }
-        case nil:
-            logger.debug("unknown frame kind", metadata: ["cluster/peer": "\(peer.name)", "cluster/kind": "\(kind)"])
+        // Decoded where it arrived; only the decoded frame crosses to the cluster loop.
+        switch ClusterFrame.decode(kind: kind, payload: payload, from: peer.name) {
+        case .some(let frame):
+            onLoop { [self] in execute(instance.onFrame(frame, from: peer.name, now: now)) }
+        case .none:
+            onLoop { [self] in execute(instance.onMalformedFrame(kind: kind, from: peer.name)) }
         }
     }
-}
-
-/// A request waiting for answers from several peers.
-struct PendingRequest {
-    enum Completion {
-        case counts(EventLoopPromise<[NodeCount]>)
-        case stats(EventLoopPromise<[LocalStats]>)
-    }
-    var waiting: Set<String>
-    var completion: Completion
-    var timer: Scheduled<Void>
-    var counts: [NodeCount] = []
-    var stats: [LocalStats] = []
-    /// The request frame, for requests that may be sent again (status queries).
-    var resend: ByteBuffer? = nil
-}
-
-/// A frame waiting for the link to its member.
-struct OutboxEntry {
-    var kind: UInt8
-    var payload: ByteBuffer
-    var deadline: NIODeadline
-}
-
-/// A first subscriber waiting for the cluster to acknowledge its channel.
-struct VisibilityWaiter {
-    var version: UInt64
-    var channel: String
-    var promise: EventLoopPromise<Void>
-    var deadline: Scheduled<Void>
 }

@@ -151,7 +151,8 @@ extension PeerConnectionHandler {
         guard let context else { return false }
         let link = PeerLink(
             identity: peer, dialer: dialer, dialedByUs: role != .listener, maxQueueBytes: settings.maxQueueBytes,
-            maxFrameBytes: settings.maxFrameBytes, handler: self, eventLoop: context.eventLoop)
+            maxFrameBytes: settings.maxFrameBytes, handler: self, eventLoop: context.eventLoop,
+            droppedCounter: mesh.droppedFramesCounter(peer: peer.name))
         logger[metadataKey: "cluster/peer"] = "\(peer)"
         guard case .accepted(let delegate) = mesh.register(link) else {
             if role == .listener { sendControl(kind: PeerHandshake.Kind.duplicate, payload: ByteBuffer()) }

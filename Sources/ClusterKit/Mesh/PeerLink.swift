@@ -36,7 +36,7 @@ final class PeerLink: Sendable {
 
     init(
         identity: PeerIdentity, dialer: String, dialedByUs: Bool, maxQueueBytes: Int, maxFrameBytes: Int,
-        handler: PeerConnectionHandler, eventLoop: any EventLoop
+        handler: PeerConnectionHandler, eventLoop: any EventLoop, droppedCounter: Counter
     ) {
         self.maxFrameBytes = maxFrameBytes
         self.identity = identity
@@ -46,7 +46,7 @@ final class PeerLink: Sendable {
         self.eventLoop = eventLoop
         self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
         self.queue = Mutex(Queue(pending: ByteBufferAllocator().buffer(capacity: 64 * 1024)))
-        self.droppedCounter = Counter(label: "rocketws_mesh_dropped_frames_total", dimensions: [("peer", identity.name)])
+        self.droppedCounter = droppedCounter
     }
 
     /// Appends one frame; callable from any thread.

@@ -12,6 +12,8 @@ import Synchronization
 public final class PeerMesh: Sendable {
     public let identity: PeerIdentity
     public let settings: PeerMeshSettings
+    /// Where the mesh's counters go (the node's Prometheus registry; swift-metrics' global factory by default).
+    let metrics: any MetricsFactory
     let group: any EventLoopGroup
     let logger: Logger
 
@@ -46,17 +48,18 @@ public final class PeerMesh: Sendable {
 
     public init(
         identity: PeerIdentity, settings: PeerMeshSettings, group: any EventLoopGroup, logger: Logger,
-        delegate: (any PeerMeshDelegate)? = nil
+        delegate: (any PeerMeshDelegate)? = nil, metrics: any MetricsFactory = MetricsSystem.factory
     ) {
         self.identity = identity
+        self.metrics = metrics
         self.settings = settings
         self.group = group
         var logger = logger
         logger[metadataKey: "cluster/node"] = "\(identity.name)"
         self.logger = logger
         self.state = Mutex(State(delegate: delegate))
-        self.refusalCounter = Counter(label: "rocketws_mesh_refused_total")
-        self.protocolErrorCounter = Counter(label: "rocketws_mesh_protocol_errors_total")
+        self.refusalCounter = Counter(label: "rocketws_mesh_refused_total", dimensions: [], factory: metrics)
+        self.protocolErrorCounter = Counter(label: "rocketws_mesh_protocol_errors_total", dimensions: [], factory: metrics)
     }
 
     public func setDelegate(_ delegate: any PeerMeshDelegate) {
@@ -244,6 +247,11 @@ public final class PeerMesh: Sendable {
             dialEnded(target, peerName: handler.learnedPeerName, dialedSelf: handler.dialedSelf)
         }
         for target in wake { scheduleRetry(target) }
+    }
+
+    /// The counter of frames dropped for `peer` (one per peer name, shared by its successive links).
+    func droppedFramesCounter(peer: String) -> Counter {
+        Counter(label: "rocketws_mesh_dropped_frames_total", dimensions: [("peer", peer)], factory: metrics)
     }
 
     func countRefusal() {

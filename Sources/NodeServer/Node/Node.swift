@@ -60,7 +60,7 @@ public final class Node: Service {
             settings.mesh.listenPort = configuration.peerAddress.port
             settings.mesh.clusterSecret = configuration.clusterSecret
             settings.mesh.maxFrameBytes = max(settings.mesh.maxFrameBytes, configuration.webSocket.maxMessageBytes + 1024)
-            link = ClusterShell(settings: settings, group: clusterGroup, logger: logger)
+            link = ClusterShell(settings: settings, group: clusterGroup, logger: logger, metrics: metrics.factory)
         } else {
             link = SoloCluster(name: name, incarnation: incarnation)
         }
@@ -177,12 +177,11 @@ extension NodeAPI: BackendAPI {
         metrics.channels.set(Double(hub.channelCounts().count))
         metrics.fanOutWindow.set(Double(hub.longestWindow.nanoseconds) / 1e9)
         let members = cluster.remoteMembers()
-        metrics.peersAlive.set(Double(members.filter { $0.state == "alive" }.count))
-        metrics.peersSuspect.set(Double(members.filter { $0.state == "suspect" }.count))
-        metrics.peersDead.set(Double(members.filter { $0.state == "dead" }.count))
-        metrics.peersLeft.set(Double(members.filter { $0.state == "left" }.count))
+        metrics.peersAlive.set(Double(members.filter { $0.state == .alive }.count))
+        metrics.peersSuspect.set(Double(members.filter { $0.state == .suspect }.count))
+        metrics.peersDead.set(Double(members.filter { $0.state == .dead }.count))
+        metrics.peersLeft.set(Double(members.filter { $0.state == .left }.count))
         if let shell = cluster as? ClusterShell {
-            metrics.recordForwards(sent: shell.forwardedMessages, expired: shell.expiredForwardCount)
             for link in shell.linkStats() {
                 let labels = [("peer", link.peer.name)]
                 metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_queue", unitName: "bytes", helpText: "Bytes queued for a peer"), labels: labels)

@@ -309,7 +309,7 @@ public final class NodeAPI: Sendable {
                 MemberView(
                     name: cluster.localName,
                     address: advertisedAddress,
-                    state: "alive",
+                    state: .alive,
                     incarnation: cluster.localIncarnation,
                     connections: me?.connections ?? 0,
                     subscriptions: me?.subscriptions ?? 0
@@ -331,7 +331,7 @@ public final class NodeAPI: Sendable {
             }
             let memberValues: [JSONValue] = members.map { m in
                 .object([
-                    "name": .string(m.name), "address": .string(m.address), "state": .string(m.state),
+                    "name": .string(m.name), "address": .string(m.address), "state": .string(m.state.description),
                     "incarnation": .number(String(m.incarnation)), "connections": .int(m.connections),
                     "subscriptions": .int(m.subscriptions),
                 ])

@@ -1,10 +1,14 @@
-import NIOConcurrencyHelpers
+import protocol CoreMetrics.MetricsFactory
 import Prometheus
 
-/// The node's Prometheus metrics, each node with its own registry (so several nodes can live in one process).
+/// The node's metrics: one Prometheus registry per node (so several nodes can live in one process), which
+/// `GET /metrics` renders. The node's own counters and gauges are declared here; libraries (ClusterKit: the
+/// cluster shell and the peer mesh) count through swift-metrics' API into the same registry, by `factory`.
 public final class NodeMetrics: Sendable {
     /// The registry `GET /metrics` renders.
-    public let registry = PrometheusCollectorRegistry()
+    public let registry: PrometheusCollectorRegistry
+    /// swift-metrics' view of `registry`, handed to libraries that count for the node.
+    public let factory: any MetricsFactory
 
     let connections: Gauge
     let subscriptions: Gauge
@@ -15,9 +19,7 @@ public final class NodeMetrics: Sendable {
     let messagesIn: Counter
     let broadcastsIn: Counter
     let messagesOut: Counter
-    let forwardsSent: Counter
     let forwardsReceived: Counter
-    let forwardsExpired: Counter
     let slowClientsClosed: Counter
     let refusedUpgrades: Counter
     let rpcErrors: Counter
@@ -30,6 +32,9 @@ public final class NodeMetrics: Sendable {
     let fanOutWindow: Gauge
 
     public init() {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        self.factory = PrometheusMetricsFactory(registry: registry)
         connections = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "connections", unitName: "", helpText: "Connected WebSocket clients"))
         subscriptions = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "subscriptions", unitName: "", helpText: "Channel subscriptions of local clients"))
         channels = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "channels", unitName: "", helpText: "Channels with local subscribers"))
@@ -39,9 +44,7 @@ public final class NodeMetrics: Sendable {
         messagesIn = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "messages_in_total", unitName: "", helpText: "Channel messages accepted (emit, send_data)"))
         broadcastsIn = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "broadcasts_in_total", unitName: "", helpText: "notify_all messages accepted"))
         messagesOut = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "messages_out_total", unitName: "", helpText: "Messages written to local clients"))
-        forwardsSent = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "forwards_sent_total", unitName: "", helpText: "Messages forwarded to peer nodes"))
         forwardsReceived = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "forwards_received_total", unitName: "", helpText: "Messages received from peer nodes"))
-        forwardsExpired = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "forwards_dropped_total", unitName: "", helpText: "Messages to another node given up on because its link stayed down"))
         slowClientsClosed = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "dropped_slow_clients_total", unitName: "", helpText: "Clients closed (1008) because their send queue overflowed"))
         refusedUpgrades = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "refused_upgrades_total", unitName: "", helpText: "WebSocket upgrades refused (path, origin, limit)"))
         rpcErrors = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "rpc_errors_total", unitName: "", helpText: "JSON-RPC error answers"))
@@ -65,18 +68,6 @@ public final class NodeMetrics: Sendable {
             descriptor: .init(
                 namespace: "rocketws", metricName: "fanout_window", unitName: "seconds",
                 helpText: "Longest current fan-out window (--flush-delay-us, stretched towards --max-flush-delay-us while the CPUs are saturated)"))
-    }
-
-    private let forwardsSeen = NIOLockedValueBox((sent: 0, expired: 0))
-
-    /// Brings the forward counters up to the cluster shell's running totals.
-    func recordForwards(sent: Int, expired: Int) {
-        let (newSent, newExpired) = forwardsSeen.withLockedValue { seen -> (Int, Int) in
-            defer { seen = (max(seen.sent, sent), max(seen.expired, expired)) }
-            return (sent - seen.sent, expired - seen.expired)
-        }
-        if newSent > 0 { forwardsSent.increment(by: Int64(newSent)) }
-        if newExpired > 0 { forwardsExpired.increment(by: Int64(newExpired)) }
     }
 
     /// The Prometheus text exposition.

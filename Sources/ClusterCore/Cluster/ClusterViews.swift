@@ -1,5 +1,3 @@
-import NIOCore
-
 // What one node tells about itself and the others: the views behind `cluster_status`.
 
 /// How many clients one node reached with a message.
@@ -16,11 +14,11 @@ public struct NodeCount: Sendable, Equatable {
 public struct MemberView: Sendable, Equatable {
     public var name: String
     public var address: String
-    public var state: String
+    public var state: Membership.MemberState
     public var incarnation: UInt64
     public var connections: Int
     public var subscriptions: Int
-    public init(name: String, address: String, state: String, incarnation: UInt64, connections: Int, subscriptions: Int) {
+    public init(name: String, address: String, state: Membership.MemberState, incarnation: UInt64, connections: Int, subscriptions: Int) {
         self.name = name
         self.address = address
         self.state = state
@@ -42,18 +40,5 @@ public struct LocalStats: Sendable, Equatable {
         self.connections = connections
         self.subscriptions = subscriptions
         self.channels = channels
-    }
-}
-
-
-/// What a node did with a message it was handed: how many clients it goes to, and, when its event loops are
-/// congested, a future that completes once it is written (callers answer only then, which slows emitters
-/// down to what the node can deliver).
-public struct DeliveryReceipt: Sendable {
-    public var count: Int
-    public var settled: EventLoopFuture<Void>?
-    public init(count: Int, settled: EventLoopFuture<Void>? = nil) {
-        self.count = count
-        self.settled = settled
     }
 }

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import ClusterKit
+@testable import ClusterCore
 
 @Suite struct InterestSimulationTests {
     struct Scenario: CustomTestStringConvertible, Sendable {

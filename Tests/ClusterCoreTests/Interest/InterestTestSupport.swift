@@ -1,4 +1,4 @@
-@testable import ClusterKit
+@testable import ClusterCore
 
 /// SplitMix64: a small, seeded, deterministic generator for the interest tests.
 struct InterestTestRNG: RandomNumberGenerator {

@@ -1,4 +1,4 @@
-@testable import ClusterKit
+@testable import ClusterCore
 
 /// A deterministic, seeded simulation of N interest tables over a lossy, partitionable full mesh.
 ///

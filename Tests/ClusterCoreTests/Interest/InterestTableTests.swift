@@ -1,6 +1,6 @@
 import Testing
 
-@testable import ClusterKit
+@testable import ClusterCore
 
 /// Rebuilds the reverse index from the per-owner views and checks it equals the maintained one.
 func interestCheckInvariants(_ table: InterestTable, sourceLocation: SourceLocation = #_sourceLocation) {

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import ClusterKit
+@testable import ClusterCore
 
 /// Deterministic multi-node simulations of the membership protocol (seeded, simulated time: no wall clock).
 /// Measured figures are printed with a `[membership-sim]` prefix.

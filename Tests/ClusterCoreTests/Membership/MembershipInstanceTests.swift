@@ -1,6 +1,6 @@
 import Testing
 
-@testable import ClusterKit
+@testable import ClusterCore
 
 /// Focused tests of single behaviours of `Membership.Instance`, driven by hand with fixed nodes and times.
 @Suite struct MembershipInstanceTests {

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import ClusterKit
+@testable import ClusterCore
 
 @Suite struct MembershipMessageCodecTests {
     static let gossip: [Membership.Gossip] = [

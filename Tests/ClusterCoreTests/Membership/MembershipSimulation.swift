@@ -1,4 +1,4 @@
-@testable import ClusterKit
+@testable import ClusterCore
 
 /// A deterministic discrete-event simulation of many `Membership.Instance`s on a simulated mesh network with
 /// latency, loss, partitions, crashes and restarts. No wall clock: time only advances between events.
