@@ -18,7 +18,16 @@ extension RocketWSAdmin {
         func run() async throws {
             let interactive = Console.stdinIsTerminal
             let global = self.global
-            var session = try ShellSession(nodeURL: global.nodeURL) { url in try global.makeClient(url: url) }
+            // Questions end the line when stdin is a script, so that every answer the node gives is a line of its own.
+            let prompter = ShellPrompter(
+                ask: { prompt in
+                    print(prompt, terminator: interactive ? "" : "\n")
+                    Console.flush()
+                    return readLine()
+                },
+                say: { print($0) }
+            )
+            var session = try ShellSession(nodeURL: global.nodeURL, prompter: prompter) { url in try global.makeClient(url: url) }
             if interactive {
                 print("RocketWS shell on \(global.nodeURL). Type help for commands, exit to leave.")
             }

@@ -20,19 +20,24 @@ struct ShellSession {
           emit <channel> <json>             emit a JSON object to a channel's subscribers
           notify_all <json>                 broadcast a JSON object to every connected client
           total_subscribers [channel]       subscriber count, cluster-wide (all channels without one)
+          get_subscribers [channel]         the same, by the original's name
           available_channels                channels that have subscribers
           status                            cluster_status result
           ping                              check the node answers
           connect <url>                     switch to another node's MessagesSource URL
           exit                              leave (also quit, Ctrl-D)
+        emit, notify_all and get_subscribers typed without their arguments ask for them, as the
+        original shell did (json data defaults to {"message": "test"}, the channel to all).
         """
 
     private(set) var nodeURL: String
     private var client: MessagesSourceClient
     private let makeClient: (String) throws -> MessagesSourceClient
+    private let prompter: ShellPrompter
 
-    init(nodeURL: String, makeClient: @escaping (String) throws -> MessagesSourceClient) throws {
+    init(nodeURL: String, prompter: ShellPrompter, makeClient: @escaping (String) throws -> MessagesSourceClient) throws {
         self.nodeURL = nodeURL
+        self.prompter = prompter
         self.makeClient = makeClient
         self.client = try makeClient(nodeURL)
     }
@@ -49,16 +54,38 @@ struct ShellSession {
             case "exit", "quit":
                 return .exit
             case "emit":
-                let (channel, json) = rest.splitFirstWord()
-                guard !channel.isEmpty, !json.isEmpty else { return .failure("usage: emit <channel> <json>") }
-                let data = try parseJSONArgument(json, what: "the message")
+                var (channel, json) = rest.splitFirstWord()
+                if channel.isEmpty {
+                    guard let asked = prompter.text(ShellPrompter.Question.channel) else { return .exit }
+                    channel = asked
+                }
+                let data: JSONValue
+                if json.isEmpty {
+                    guard let asked = prompter.json(ShellPrompter.Question.emitData, default: ShellPrompter.Question.defaultData) else { return .exit }
+                    data = asked
+                } else {
+                    data = try parseJSONArgument(json, what: "the message")
+                }
                 return try await self.call("emit", ["channel": .string(channel), "data": data])
             case "notify_all", "notify-all":
-                guard !rest.isEmpty else { return .failure("usage: notify_all <json>") }
-                let data = try parseJSONArgument(rest, what: "the message")
+                let data: JSONValue
+                if rest.isEmpty {
+                    guard let asked = prompter.json(ShellPrompter.Question.notifyData, default: ShellPrompter.Question.defaultData) else { return .exit }
+                    data = asked
+                } else {
+                    data = try parseJSONArgument(rest, what: "the message")
+                }
                 return try await self.call("notify_all", ["data": data])
             case "total_subscribers":
                 return try await self.call("total_subscribers", rest.isEmpty ? nil : ["channel": .string(rest)])
+            case "get_subscribers":
+                // The original's name; typed alone it asks, and `all` means every channel.
+                var channel = rest
+                if channel.isEmpty {
+                    guard let asked = prompter.text(ShellPrompter.Question.subscribersChannel, default: ShellPrompter.Question.allChannels) else { return .exit }
+                    channel = asked
+                }
+                return try await self.call("total_subscribers", channel == ShellPrompter.Question.allChannels ? nil : ["channel": .string(channel)])
             case "available_channels":
                 return try await self.call("available_channels", nil)
             case "status", "cluster_status":

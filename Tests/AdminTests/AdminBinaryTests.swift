@@ -76,6 +76,45 @@ import Testing
         }
     }
 
+    /// The original `manage.py shell` driven through stdin: commands typed alone ask for what they need, with
+    /// the original's questions and defaults, and invalid JSON is asked again.
+    @Test func shellAsksAsTheOriginalDid() async throws {
+        try await NodeLauncher.with(name: "prompts") { node in
+            let ws = try await WebSocketClient.connect(url: node.wsURL)
+            try await ws.subscribe("chat")
+            let original = try await BinaryRunner.run(["shell", "--node", node.msURL], stdin: "emit\nchat\n{\"a\": 1}\nexit\n")
+            #expect(original.status == 0, "\(original.stderr)")
+            let lines = original.stdout.split(separator: "\n").map(String.init)
+            #expect(lines == ["Enter a channel, for example `chat`: ", #"Enter json data [default: {"message": "test"}]: "#, #"{"emitted":1,"nodes":1}"#], "\(lines)")
+            #expect(try await ws.nextMessage(timeout: .seconds(20))?["a"] == 1)
+
+            // Invalid JSON is asked again; an empty answer takes the default; get_subscribers defaults to all.
+            let script = "emit\n\nchat\n{bad\n\nnotify_all\n\nget_subscribers\n\nget_subscribers\nchat\nget_subscribers chat\n"
+            let asked = try await BinaryRunner.run(["shell", "--node", node.msURL], stdin: script)
+            #expect(asked.status == 0, "\(asked.stderr)")
+            let answers = asked.stdout.split(separator: "\n").map(String.init)
+            #expect(
+                answers == [
+                    "Enter a channel, for example `chat`: ", "Enter a channel, for example `chat`: ",
+                    #"Enter json data [default: {"message": "test"}]: "#, "Invalid value: {bad",
+                    #"Enter json data [default: {"message": "test"}]: "#, #"{"emitted":1,"nodes":1}"#,
+                    #"Enter json data, to notify all subscribers [default: {"message": "test"}]: "#, #"{"nodes":1,"notified":1}"#,
+                    "Enter a channel to get subscribers [default: all]: ", #"{"nodes":{"prompts":1},"total":1}"#,
+                    "Enter a channel to get subscribers [default: all]: ", #"{"nodes":{"prompts":1},"total":1}"#,
+                    #"{"nodes":{"prompts":1},"total":1}"#,
+                ], "\(answers)")
+            let emitted = try #require(try await ws.nextMessage(timeout: .seconds(20)))
+            #expect(emitted["message"] == "test" && emitted["__type"] == "message", "\(emitted)")
+            let notified = try #require(try await ws.nextMessage(timeout: .seconds(20)))
+            #expect(notified["message"] == "test" && notified["__type"] == "broadcast", "\(notified)")
+
+            // The end of input in the middle of a question ends the shell quietly.
+            let cut = try await BinaryRunner.run(["shell", "--node", node.msURL], stdin: "emit\nchat\n")
+            #expect(cut.status == 0, "\(cut.stderr)")
+            try await ws.close()
+        }
+    }
+
     @Test func shellConnectSwitchesNode() async throws {
         // Two separate single-node clusters: what `available_channels` lists shows which node answers.
         try await NodeLauncher.with(name: "shell-first") { first in
