@@ -43,6 +43,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-queue-bytes"), help: "Per-client send queue bound in bytes; a client over it is closed (1008).")
     var maxQueueBytes = 16 << 20
 
+    @Option(name: .customLong("peer-queue-bytes"), help: "Bytes queued for one peer node before frames to it are dropped and counted.")
+    var peerQueueBytes = 64 << 20
+
     @Option(name: .customLong("max-channels"), help: "Most channels one WebSocket connection may subscribe to.")
     var maxChannels = 128
 
@@ -99,6 +102,7 @@ struct NodeCommand: AsyncParsableCommand {
         }
         guard maxMessageBytes > 0 else { throw ValidationError("--max-message-bytes must be positive") }
         guard maxQueueBytes >= 1024 else { throw ValidationError("--max-queue-bytes must be at least 1024") }
+        guard peerQueueBytes >= 65_536 else { throw ValidationError("--peer-queue-bytes must be at least 65536") }
         guard maxChannels > 0, maxConnections > 0, maxRequestsPerSecond > 0 else { throw ValidationError("limits must be positive") }
     }
 
@@ -115,6 +119,7 @@ struct NodeCommand: AsyncParsableCommand {
         config.advertise = advertise.flatMap { $0.isEmpty ? nil : $0 }
         config.join = (join ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
         config.clusterSecret = clusterSecret.flatMap { $0.isEmpty ? nil : $0 }
+        config.peerQueueBytes = peerQueueBytes
         config.webSocket.maxMessageBytes = maxMessageBytes
         config.webSocket.maxQueueBytes = maxQueueBytes
         config.webSocket.maxChannelsPerConnection = maxChannels

@@ -174,7 +174,10 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
         if isClosed { return }
         reportCounters()
         isClosed = true
-        handshake.onClosed()
+        if handshake.onClosed() {
+            mesh.countRefusal()
+            logger.warning("peer refused: the dialer hung up before proving the cluster secret (it holds another one)")
+        }
         let link = self.link
         self.link = nil
         link?.close()

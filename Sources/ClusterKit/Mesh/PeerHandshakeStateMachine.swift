@@ -177,7 +177,14 @@ struct PeerHandshakeStateMachine: Sendable {
         state = .established(peer: peer)
     }
 
-    mutating func onClosed() { state = .closed }
+    /// The connection closed. Answers whether that is a refusal seen from the listener: the dialer hung up
+    /// after the listener proved its secret and before proving its own (it holds another secret, or none).
+    @discardableResult
+    mutating func onClosed() -> Bool {
+        defer { state = .closed }
+        guard role == .listener, case .awaitingProof(let peer) = state else { return false }
+        return peer.name != own.name
+    }
 
     private mutating func closing<A>(_ action: A) -> A {
         state = .closed

@@ -59,6 +59,7 @@ public final class Node: Service {
             settings.mesh.listenHost = configuration.peerAddress.host
             settings.mesh.listenPort = configuration.peerAddress.port
             settings.mesh.clusterSecret = configuration.clusterSecret
+            settings.mesh.maxQueueBytes = configuration.peerQueueBytes
             settings.mesh.maxFrameBytes = max(settings.mesh.maxFrameBytes, configuration.webSocket.maxMessageBytes + 1024)
             link = ClusterShell(settings: settings, group: clusterGroup, logger: logger, metrics: metrics.factory)
         } else {
@@ -188,6 +189,10 @@ extension NodeAPI: BackendAPI {
                     .set(Double(link.queuedBytes))
                 metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_dropped_frames", unitName: "", helpText: "Frames dropped because a peer's queue overflowed"), labels: labels)
                     .set(Double(link.droppedFrames))
+                metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_sent_frames", unitName: "", helpText: "Frames queued for a peer on its current link"), labels: labels)
+                    .set(Double(link.sentFrames))
+                metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_received_frames", unitName: "", helpText: "Frames received from a peer on its current link"), labels: labels)
+                    .set(Double(link.receivedFrames))
                 if let rtt = link.rtt {
                     metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_rtt", unitName: "seconds", helpText: "HTTP/2 PING round-trip time to a peer"), labels: labels)
                         .set(Double(rtt.components.attoseconds) / 1e18 + Double(rtt.components.seconds))
