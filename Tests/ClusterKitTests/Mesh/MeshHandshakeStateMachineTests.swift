@@ -46,6 +46,22 @@ import Testing
         }
     }
 
+    /// A dialer that hangs up after the listener's proof (it holds another secret) is a refusal on the
+    /// listener's side too; a close at any other point is not.
+    @Test func dialerHangingUpBeforeItsProofIsARefusalForTheListener() {
+        guard let exchanged = helloExchanged(dialerSecret: "other", listenerSecret: "k") else { return }
+        var (dialer, listener) = (exchanged.dialer, exchanged.listener)
+        guard case .refuse = dialer.onHelloResponse(fields(exchanged.response)) else {
+            Issue.record("Expected the dialer to refuse the listener's proof")
+            return
+        }
+        #expect(!dialer.onClosed())
+        #expect(listener.onClosed())
+        #expect(!listener.onClosed())
+        var fresh = PeerHandshakeStateMachine(role: .listener, own: b, secret: "k", nonce: "ln")
+        #expect(!fresh.onClosed())
+    }
+
     @Test func listenerWithWrongSecretIsRefusedByDialer() {
         guard let exchanged = helloExchanged(dialerSecret: "k", listenerSecret: "other") else { return }
         var dialer = exchanged.dialer
