@@ -8,7 +8,7 @@ import Darwin
 /// command line wins over its variable.
 enum Environment {
     static let options = [
-        "ws-conn", "ms-conn", "peer-conn", "node-name", "advertise", "join", "cluster-secret", "api-key",
+        "ws-conn", "ms-conn", "peer-conn", "node-name", "advertise", "join", "cluster-secret", "peer-queue-bytes", "api-key",
         "max-message-bytes", "max-queue-bytes", "max-channels", "max-connections", "allowed-origins", "max-requests-per-second", "private-channel-secret", "flush-delay-us", "max-flush-delay-us", "fan-out-nice", "threads", "log-level",
     ]
 
