@@ -1,3 +1,4 @@
+import ClusterKit
 import NIOCore
 import Logging
 
@@ -17,6 +18,8 @@ public struct NodeConfiguration: Sendable {
     public var join: [String] = []
     /// Shared cluster secret (`--cluster-secret`).
     public var clusterSecret: String?
+    /// TLS files of the peer mesh (`--peer-tls-cert`, `--peer-tls-key`, `--peer-tls-ca`); nil: h2c.
+    public var peerTLS: PeerTLSFiles?
     /// Per-client WebSocket settings (limits, queue bound, origins).
     public var webSocket = WebSocketSettings()
     /// Event loop threads; defaults to the number of cores.

@@ -59,6 +59,7 @@ public final class Node: Service {
             settings.mesh.listenHost = configuration.peerAddress.host
             settings.mesh.listenPort = configuration.peerAddress.port
             settings.mesh.clusterSecret = configuration.clusterSecret
+            settings.mesh.tls = configuration.peerTLS
             settings.mesh.maxFrameBytes = max(settings.mesh.maxFrameBytes, configuration.webSocket.maxMessageBytes + 1024)
             link = ClusterShell(settings: settings, group: clusterGroup, logger: logger)
         } else {
@@ -136,6 +137,11 @@ public final class Node: Service {
         #endif
     }
 
+    /// Reads the peer mesh's TLS files again (what SIGHUP does): new peer connections use them, live links
+    /// keep theirs until replaced; a file that cannot be used is logged and the old material kept.
+    @discardableResult
+    public func reloadPeerTLS() -> Bool { cluster.reloadPeerTLS() }
+
     /// Leaves the cluster, closes clients with 1001 (going away), stops listening and frees the threads.
     public func stop() async {
         guard stopped.withLockedValue({ let was = $0; $0 = true; return !was }) else { return }
@@ -183,6 +189,8 @@ extension NodeAPI: BackendAPI {
         metrics.peersLeft.set(Double(members.filter { $0.state == "left" }.count))
         if let shell = cluster as? ClusterShell {
             metrics.recordForwards(sent: shell.forwardedMessages, expired: shell.expiredForwardCount)
+            metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "mesh_refused_total", unitName: "", helpText: "Peer connections refused (handshake, cluster secret, TLS)"))
+                .set(Double(shell.refusedPeerConnections))
             for link in shell.linkStats() {
                 let labels = [("peer", link.peer.name)]
                 metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_queue", unitName: "bytes", helpText: "Bytes queued for a peer"), labels: labels)
