@@ -70,6 +70,15 @@ extension RocketWSAdmin {
         @Option(name: .long, help: "Frames to send for --mesh.")
         var frames: Int = 5_000_000
 
+        @Option(name: .customLong("peer-tls-cert"), help: "With --mesh: run the link over TLS 1.3 with this PEM certificate (it must name 127.0.0.1), and --peer-tls-key and --peer-tls-ca.")
+        var peerTLSCert: String?
+
+        @Option(name: .customLong("peer-tls-key"), help: "With --mesh and --peer-tls-cert: the certificate's PEM key.")
+        var peerTLSKey: String?
+
+        @Option(name: .customLong("peer-tls-ca"), help: "With --mesh and --peer-tls-cert: the PEM CA that signed it.")
+        var peerTLSCA: String?
+
         func validate() throws {
             guard self.subscribers >= 1 else { throw ValidationError("--subscribers must be at least 1") }
             guard self.publishers >= 1 else { throw ValidationError("--publishers must be at least 1") }
@@ -124,7 +133,12 @@ extension RocketWSAdmin {
 
         /// `--mesh`: frames/s and MB/s over one peer link through the public mesh API.
         func runMesh() async throws {
-            let result = try await MeshBenchmark.run(frames: frames, size: frameBytes)
+            var tls: PeerTLSFiles?
+            if let cert = peerTLSCert {
+                guard let key = peerTLSKey, let ca = peerTLSCA else { throw ValidationError("--peer-tls-cert needs --peer-tls-key and --peer-tls-ca") }
+                tls = PeerTLSFiles(certificatePath: cert, keyPath: key, caPath: ca)
+            }
+            let result = try await MeshBenchmark.run(frames: frames, size: frameBytes, tls: tls)
             if global.json {
                 print(#"{"frames":\#(result.frames),"frame_bytes":\#(result.frameBytes),"seconds":\#(result.seconds),"frames_per_second":\#(Int(result.framesPerSecond)),"megabytes_per_second":\#(Int(result.megabytesPerSecond)),"cpu_ns_per_frame":\#(Int(result.cpuNanosPerFrame))}"#)
             } else {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterKit
 import Logging
 import NodeServer
 import ServiceLifecycle
@@ -33,6 +34,15 @@ struct NodeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("cluster-secret"), help: "Shared secret peers must prove.")
     var clusterSecret: String?
+
+    @Option(name: .customLong("peer-tls-cert"), help: "PEM certificate chain: the peer port speaks HTTP/2 over TLS 1.3 (needs --peer-tls-key and --peer-tls-ca).")
+    var peerTLSCert: String?
+
+    @Option(name: .customLong("peer-tls-key"), help: "PEM private key of --peer-tls-cert.")
+    var peerTLSKey: String?
+
+    @Option(name: .customLong("peer-tls-ca"), help: "PEM CA bundle peers' certificates must be signed by (mutual TLS). SIGHUP reloads the three files.")
+    var peerTLSCA: String?
 
     @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' on the MessagesSource.")
     var apiKey: String?
@@ -97,6 +107,10 @@ struct NodeCommand: AsyncParsableCommand {
         if let advertise, HostPort(advertise) == nil {
             throw ValidationError("--advertise '\(advertise)' is not HOST:PORT")
         }
+        let tlsFlags = [peerTLSCert, peerTLSKey, peerTLSCA].map { ($0 ?? "").isEmpty }
+        if tlsFlags.contains(false), tlsFlags.contains(true) {
+            throw ValidationError("--peer-tls-cert, --peer-tls-key and --peer-tls-ca go together: give all three or none")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
         }
@@ -120,6 +134,9 @@ struct NodeCommand: AsyncParsableCommand {
         config.join = (join ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
         config.clusterSecret = clusterSecret.flatMap { $0.isEmpty ? nil : $0 }
         config.peerQueueBytes = peerQueueBytes
+        if let cert = peerTLSCert, let key = peerTLSKey, let ca = peerTLSCA, !cert.isEmpty {
+            config.peerTLS = PeerTLSFiles(certificatePath: cert, keyPath: key, caPath: ca)
+        }
         config.webSocket.maxMessageBytes = maxMessageBytes
         config.webSocket.maxQueueBytes = maxQueueBytes
         config.webSocket.maxChannelsPerConnection = maxChannels
@@ -144,6 +161,8 @@ struct NodeCommand: AsyncParsableCommand {
         let logger = Logger(label: "rocketws.node")
         FileLimit.raiseToHardLimit(logger: logger)
         let node = Node(configuration: makeConfiguration(), logger: logger)
+        let reload = PeerTLSReloadSignal(node: node)
+        defer { reload.cancel() }
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: node)],

@@ -62,12 +62,12 @@ public enum MeshBenchmark {
         }
     }
 
-    /// Runs the benchmark (the producer sends through a `PeerSender` handle, as a hot path would). `window` bounds the frames in flight (sent, not yet acknowledged).
+    /// Runs the benchmark (with `tls`, both meshes use those files: the certificate must name 127.0.0.1) (the producer sends through a `PeerSender` handle, as a hot path would). `window` bounds the frames in flight (sent, not yet acknowledged).
     /// `warmupFrames` (default: a tenth of `frames`, at most 500,000) go first, untimed, so the
     /// clock measures the steady state rather than buffer growth and page faults.
     public static func run(
         frames: Int = 5_000_000, size: Int = 100, ackEvery: Int = 4096, window: Int = 1 << 19,
-        secret: String? = "bench-secret", threads: Int = 2, warmupFrames: Int? = nil
+        secret: String? = "bench-secret", threads: Int = 2, warmupFrames: Int? = nil, tls: PeerTLSFiles? = nil
     ) async throws -> Result {
         precondition(frames > 0 && size >= 0)
         let warmup = warmupFrames ?? min(frames / 10, 500_000)
@@ -78,6 +78,7 @@ public enum MeshBenchmark {
         settings.listenHost = "127.0.0.1"
         settings.listenPort = 0
         settings.clusterSecret = secret
+        settings.tls = tls
         let receiver = Receiver(ackEvery: ackEvery, total: warmup + frames, warmup: warmup)
         let acks = Sender()
         let a = PeerMesh(

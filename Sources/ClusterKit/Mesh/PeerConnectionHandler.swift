@@ -35,6 +35,8 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     var learnedPeerName: String? { handshake.peer?.name }
     var dialedSelf = false
     var refusedAsDuplicate = false
+    /// Whether any byte came in yet (the first ones tell a TLS peer of a plaintext node).
+    private var receivedAnything = false
 
     // The mesh stream.
     var meshStreamID: Int32?
@@ -129,6 +131,15 @@ final class PeerConnectionHandler: ChannelInboundHandler, NghttpSessionDelegate 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session else { return }
         let buffer = unwrapInboundIn(data)
+        if !receivedAnything {
+            receivedAnything = true
+            if PeerTLSPolicy.looksLikeTLSRecord(buffer.readableBytesView.prefix(3)) {
+                mesh.countRefusal()
+                logger.warning("peer refused: it speaks TLS and this node does not (every node needs --peer-tls-* or none)")
+                context.close(promise: nil)
+                return
+            }
+        }
         input = buffer
         defer {
             input = nil

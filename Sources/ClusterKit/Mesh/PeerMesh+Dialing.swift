@@ -1,6 +1,11 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One address given to `PeerMesh.connect`, kept connected until `forget`.
 struct DialTarget: Sendable {
@@ -50,12 +55,22 @@ extension PeerMesh {
         return (String(host), port)
     }
 
+    static func isIPAddress(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
     func dial(_ address: String) {
         guard let (host, port) = Self.parse(address: address) else {
             logger.error("cannot dial malformed peer address", metadata: ["cluster/address": "\(address)"])
             return
         }
         let hw = settings.writeBufferHighWaterMark
+        let material = tls.withLock { $0 }
+        // The listener's certificate is checked against the dialled name; an IP address is checked against the
+        // connection's remote address (it cannot go in SNI).
+        let serverName = Self.isIPAddress(host) ? nil : host
         ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: .init(low: hw / 2, high: hw))
@@ -63,7 +78,12 @@ extension PeerMesh {
             .connectTimeout(.nanoseconds(settings.connectTimeout.nanosecondsClamped))
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
+                    let pipeline = channel.pipeline.syncOperations
+                    if let material {
+                        try pipeline.addHandler(NIOSSLClientHandler(context: material.clientContext, serverHostname: serverName))
+                        try pipeline.addHandler(PeerTLSGate(mesh: self, logger: logger))
+                    }
+                    try pipeline.addHandler(
                         PeerConnectionHandler(role: .dialer(target: address), mesh: self, settings: settings, logger: logger))
                 }
             }

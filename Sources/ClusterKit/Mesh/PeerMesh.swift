@@ -2,6 +2,7 @@ import Logging
 import Metrics
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// The HTTP/2 peer mesh: one persistent h2c connection per peer pair, authenticated with the
@@ -41,6 +42,8 @@ public final class PeerMesh: Sendable {
     }
 
     let state: Mutex<State>
+    /// The TLS contexts when `settings.tls` is set (loaded by `start`, replaced by `reloadTLS`).
+    let tls = Mutex<PeerTLSMaterial?>(nil)
     private let refusals = Atomic<UInt64>(0)
     private let protocolErrors = Atomic<UInt64>(0)
     private let refusalCounter: Counter
@@ -68,10 +71,15 @@ public final class PeerMesh: Sendable {
 
     // MARK: Public API
 
-    /// Binds the listener (h2c with prior knowledge) and returns the bound port.
+    /// Binds the listener (h2c with prior knowledge, or HTTP/2 over TLS 1.3 when `settings.tls` is set) and
+    /// returns the bound port. Throws `PeerTLSError` when a TLS file cannot be used.
     public func start() async throws -> Int {
         if settings.clusterSecret == nil {
             logger.warning("peer mesh started without a cluster secret: any node can join")
+        }
+        if let files = settings.tls {
+            let material = try PeerTLSMaterial(files: files)
+            tls.withLock { $0 = material }
         }
         let hw = settings.writeBufferHighWaterMark
         let channel = try await ServerBootstrap(group: group)
@@ -81,15 +89,21 @@ public final class PeerMesh: Sendable {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: hw / 2, high: hw))
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65536, maximum: 1 << 20))
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
+                let material = tls.withLock { $0 }
+                return channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let material {
+                        try pipeline.addHandler(NIOSSLServerHandler(context: material.serverContext))
+                        try pipeline.addHandler(PeerTLSGate(mesh: self, logger: logger))
+                    }
+                    try pipeline.addHandler(
                         PeerConnectionHandler(role: .listener, mesh: self, settings: settings, logger: logger))
                 }
             }
             .bind(host: settings.listenHost, port: settings.listenPort).get()
         state.withLock { $0.serverChannel = channel }
         let port = channel.localAddress?.port ?? settings.listenPort
-        logger.info("peer mesh listening", metadata: ["cluster/port": "\(port)"])
+        logger.info("peer mesh listening", metadata: ["cluster/port": "\(port)", "cluster/tls": "\(settings.tls != nil)"])
         return port
     }
 
@@ -140,6 +154,25 @@ public final class PeerMesh: Sendable {
         var results: [String: PeerSendResult] = [:]
         for link in links { results[link.identity.name] = link.send(kind: kind, payload: payload) }
         return results
+    }
+
+    /// Reads the TLS files again (SIGHUP): connections opened from now on use them, live links keep theirs until
+    /// they are replaced. A file that cannot be used is logged and the material in use is kept. Returns whether
+    /// the new files are in use (false without TLS).
+    @discardableResult
+    public func reloadTLS() -> Bool {
+        guard let material = tls.withLock({ $0 }) else {
+            logger.notice("TLS reload asked, but the peer mesh runs without TLS")
+            return false
+        }
+        do {
+            try material.reload()
+            logger.notice("peer TLS files reloaded", metadata: ["cluster/cert": "\(material.files.certificatePath)"])
+            return true
+        } catch {
+            logger.error("peer TLS reload failed, keeping the files loaded before: \(error)")
+            return false
+        }
     }
 
     /// Peers with an authenticated link right now.

@@ -10,6 +10,9 @@ public struct PeerMeshSettings: Sendable {
     /// (HMAC-SHA256 over both nonces and both names) before any application frame is accepted.
     /// Default `nil` (a warning is logged at start).
     public var clusterSecret: String? = nil
+    /// TLS files of the encrypted mesh: when set, the peer port speaks HTTP/2 over TLS 1.3 (ALPN `h2`) with
+    /// mutual certificate checks, and refuses plaintext peers. Default `nil` (h2c).
+    public var tls: PeerTLSFiles? = nil
     /// Bound of each peer's outbound queue in bytes (frame headers included). A `send` that would
     /// exceed it is dropped and counted. Default 64 MiB.
     public var maxQueueBytes: Int = 64 << 20 {

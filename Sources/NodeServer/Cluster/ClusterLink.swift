@@ -38,4 +38,7 @@ public protocol ClusterLink: AnyObject, Sendable {
     func start() async throws -> Int?
     /// Leaves the cluster gracefully and stops.
     func shutdown() async
+    /// Reads the peer mesh's TLS files again (SIGHUP): new connections use them; false when they cannot be
+    /// used (the old ones stay) or the mesh has no TLS.
+    func reloadPeerTLS() -> Bool
 }

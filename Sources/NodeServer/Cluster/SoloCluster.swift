@@ -28,4 +28,5 @@ public final class SoloCluster: ClusterLink {
     public func remoteMembers() -> [MemberView] { [] }
     public func start() async throws -> Int? { nil }
     public func shutdown() async {}
+    public func reloadPeerTLS() -> Bool { false }
 }

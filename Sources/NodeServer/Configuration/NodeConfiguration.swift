@@ -20,6 +20,8 @@ public struct NodeConfiguration: Sendable {
     public var clusterSecret: String?
     /// Bytes queued for one peer before frames to it are dropped and counted (`--peer-queue-bytes`).
     public var peerQueueBytes = PeerMeshSettings().maxQueueBytes
+    /// TLS files of the peer mesh (`--peer-tls-cert`, `--peer-tls-key`, `--peer-tls-ca`); nil: h2c.
+    public var peerTLS: PeerTLSFiles?
     /// Per-client WebSocket settings (limits, queue bound, origins).
     public var webSocket = WebSocketSettings()
     /// Event loop threads; defaults to the number of cores.

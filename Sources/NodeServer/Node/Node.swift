@@ -60,6 +60,7 @@ public final class Node: Service {
             settings.mesh.listenPort = configuration.peerAddress.port
             settings.mesh.clusterSecret = configuration.clusterSecret
             settings.mesh.maxQueueBytes = configuration.peerQueueBytes
+            settings.mesh.tls = configuration.peerTLS
             settings.mesh.maxFrameBytes = max(settings.mesh.maxFrameBytes, configuration.webSocket.maxMessageBytes + 1024)
             link = ClusterShell(settings: settings, group: clusterGroup, logger: logger, metrics: metrics.factory)
         } else {
@@ -136,6 +137,11 @@ public final class Node: Service {
         }
         #endif
     }
+
+    /// Reads the peer mesh's TLS files again (what SIGHUP does): new peer connections use them, live links
+    /// keep theirs until replaced; a file that cannot be used is logged and the old material kept.
+    @discardableResult
+    public func reloadPeerTLS() -> Bool { cluster.reloadPeerTLS() }
 
     /// Leaves the cluster, closes clients with 1001 (going away), stops listening and frees the threads.
     public func stop() async {

@@ -72,6 +72,28 @@ final class NodeProcess: @unchecked Sendable {  // ports are written once before
         throw NodeProcessError(message: "node \(name) did not start:\n\(log)")
     }
 
+    /// Runs the node binary with `arguments` alone (no listener defaults) until it exits (at most `timeout`):
+    /// its exit status and everything it printed. For flags and files a node must refuse at start.
+    static func run(arguments: [String], timeout: Duration = .seconds(20)) async throws -> (status: Int32, output: String) {
+        let process = Process()
+        UnprivilegedLaunch.configure(process, executable: URL(fileURLWithPath: binDir + "/rocketws-node"), arguments: arguments)
+        let output = OutputLog()
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil } else { output.append(String(decoding: data, as: UTF8.self)) }
+        }
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        try? await Task.sleep(for: .milliseconds(50))  // the pipe's last bytes
+        return (process.terminationStatus, output.text)
+    }
+
     private static func field(_ key: String, in line: Substring) -> Int? {
         guard let range = line.range(of: key + "=") else { return nil }
         return Int(line[range.upperBound...].prefix { $0.isNumber })

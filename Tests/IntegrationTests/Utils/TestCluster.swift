@@ -7,10 +7,14 @@ final class TestCluster: @unchecked Sendable {  // `nodes` is only mutated by th
     var nodes: [NodeProcess] = []
     let peerPorts: [Int]
     let extraArguments: [String]
+    /// Arguments of node i (1-based) alone, e.g. its own certificate files.
+    let perNodeArguments: @Sendable (Int) -> [String]
 
     /// Starts `count` nodes n1...nN; n2... join through n1. Waits until every node sees all alive.
-    static func start(count: Int = 3, arguments: [String] = []) async throws -> TestCluster {
-        let cluster = TestCluster(count: count, arguments: arguments)
+    static func start(
+        count: Int = 3, arguments: [String] = [], perNode: @escaping @Sendable (Int) -> [String] = { _ in [] }
+    ) async throws -> TestCluster {
+        let cluster = TestCluster(count: count, arguments: arguments, perNode: perNode)
         for i in 1...count { try await cluster.startNode(i) }
         guard await cluster.waitForAlive(count) else {
             cluster.dumpLogs()
@@ -20,9 +24,10 @@ final class TestCluster: @unchecked Sendable {  // `nodes` is only mutated by th
         return cluster
     }
 
-    private init(count: Int, arguments: [String]) {
+    private init(count: Int, arguments: [String], perNode: @escaping @Sendable (Int) -> [String]) {
         peerPorts = (0..<count).map { _ in freePort() }
         extraArguments = arguments
+        perNodeArguments = perNode
     }
 
     func name(_ i: Int) -> String { "n\(i)" }
@@ -30,7 +35,7 @@ final class TestCluster: @unchecked Sendable {  // `nodes` is only mutated by th
     /// Starts (or restarts) node i (1-based) with the same name and ports.
     @discardableResult
     func startNode(_ i: Int, arguments: [String] = []) async throws -> NodeProcess {
-        var args = ["--advertise", "127.0.0.1:\(peerPorts[i - 1])"] + extraArguments + arguments
+        var args = ["--advertise", "127.0.0.1:\(peerPorts[i - 1])"] + extraArguments + perNodeArguments(i) + arguments
         let seeds = peerPorts.enumerated().filter { $0.offset != i - 1 }.map { "127.0.0.1:\($0.element)" }
         if i > 1 || nodes.count >= 1 { args += ["--join", seeds.joined(separator: ",")] }
         let node = try await NodeProcess.start(name: name(i), arguments: args, peerPort: peerPorts[i - 1])
