@@ -2,13 +2,15 @@ import Foundation
 import RocketWSTestKit
 import Synchronization
 
-/// A private test network on this machine: one bridge, and per host a network namespace joined to it by a
-/// veth pair, each with its own address in a /24 that exists only here (10.213.X.0/24). The test process
-/// reaches the hosts through the bridge's own address (10.213.X.1). Faults are real packet filters
-/// (`iptables` in a host's namespace); nothing leaves the bridge.
+/// A private test network on this machine: a switch (a bridge inside a namespace of its own, so the host's
+/// firewall never sees the bridged traffic) and per host a network namespace joined to it by a veth pair,
+/// each with its own address in a /24 that exists only here (10.213.X.0/24). The test process reaches the
+/// hosts through one more veth pair whose end in this namespace has 10.213.X.1. Faults are real packet
+/// filters (`iptables` in a host's namespace); nothing leaves the switch.
 ///
-/// Names carry this process's id (`rwb<pid>`, `rwv<pid>h<i>`, `rwlab-<pid>-h<i>`) so that `tearDown` and
-/// `removeLeftovers` (called by every new lab: remains of a run that crashed) know what is whose.
+/// Names carry this process's id (`rwlab-<id>-sw`, `rwlab-<id>-h<i>`, `rwv<id>`; the id is the pid and a
+/// serial digit) so that `tearDown` and `removeLeftovers` (called by every new lab: remains of a run that
+/// crashed) know what is whose. Deleting the namespaces removes every link and rule with them.
 final class NetworkLab: @unchecked Sendable {  // set up once, then only read; tearDown is idempotent
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -37,7 +39,7 @@ final class NetworkLab: @unchecked Sendable {  // set up once, then only read; t
     let id: String
     let subnet: String
     let hostCount: Int
-    private let bridge: String
+    private let uplink: String
     private var tornDown = false
 
     /// Makes a lab of `hosts` namespaces h1...hN at 10.213.X.11...
@@ -47,16 +49,21 @@ final class NetworkLab: @unchecked Sendable {  // set up once, then only read; t
         id = "\(getpid())\(serial)"
         subnet = "10.213.\((Int(getpid()) * 7 + serial) % 200 + 20)"
         hostCount = hosts
-        bridge = "rwb\(id)"
+        uplink = "rwv\(id)"
         do {
-            try ip(["link", "add", bridge, "type", "bridge"])
-            try ip(["addr", "add", "\(subnet).1/24", "dev", bridge])
-            try ip(["link", "set", bridge, "up"])
+            let sw = switchNamespace
+            try ip(["netns", "add", sw])
+            try ip(["-n", sw, "link", "add", "br0", "type", "bridge"])
+            try ip(["-n", sw, "link", "set", "br0", "up"])
+            try ip(["link", "add", uplink, "type", "veth", "peer", "name", "up0", "netns", sw])
+            try ip(["-n", sw, "link", "set", "up0", "master", "br0", "up"])
+            try ip(["addr", "add", "\(subnet).1/24", "dev", uplink])
+            try ip(["link", "set", uplink, "up"])
             for i in 1...hosts {
                 let ns = namespace(i)
                 try ip(["netns", "add", ns])
-                try ip(["link", "add", veth(i), "type", "veth", "peer", "name", "eth0", "netns", ns])
-                try ip(["link", "set", veth(i), "master", bridge, "up"])
+                try ip(["-n", sw, "link", "add", "p\(i)", "type", "veth", "peer", "name", "eth0", "netns", ns])
+                try ip(["-n", sw, "link", "set", "p\(i)", "master", "br0", "up"])
                 try ip(["-n", ns, "addr", "add", "\(address(i))/24", "dev", "eth0"])
                 try ip(["-n", ns, "link", "set", "eth0", "up"])
                 try ip(["-n", ns, "link", "set", "lo", "up"])
@@ -75,7 +82,7 @@ final class NetworkLab: @unchecked Sendable {  // set up once, then only read; t
     func address(_ i: Int) -> String { "\(subnet).\(10 + i)" }
     /// The test process's own address on the bridge.
     var hostAddress: String { "\(subnet).1" }
-    private func veth(_ i: Int) -> String { "rwv\(id)h\(i)" }
+    private var switchNamespace: String { "rwlab-\(id)-sw" }
 
     // MARK: Faults (iptables rules in one host's namespace; `heal` removes them all)
 
@@ -135,12 +142,13 @@ final class NetworkLab: @unchecked Sendable {  // set up once, then only read; t
 
     // MARK: Clean-up
 
-    /// Deletes the namespaces (their veth ends and rules go with them) and the bridge.
+    /// Deletes the namespaces (their links, rules and queues go with them) and the uplink.
     func tearDown() {
         guard !tornDown else { return }
         tornDown = true
         for i in 1...hostCount { _ = try? Self.run(UnprivilegedLaunch.ipPath, ["netns", "del", namespace(i)]) }
-        _ = try? Self.run(UnprivilegedLaunch.ipPath, ["link", "del", bridge])
+        _ = try? Self.run(UnprivilegedLaunch.ipPath, ["netns", "del", switchNamespace])
+        _ = try? Self.run(UnprivilegedLaunch.ipPath, ["link", "del", uplink])
     }
 
     /// Removes namespaces and links of labs whose process is gone (a crashed or killed test run).
@@ -156,7 +164,7 @@ final class NetworkLab: @unchecked Sendable {  // set up once, then only read; t
             let fields = line.split(separator: " ")
             guard fields.count > 1 else { continue }
             let name = String(fields[1].prefix { $0 != ":" && $0 != "@" })
-            guard name.hasPrefix("rwb") || name.hasPrefix("rwv"), let pid = ownerPID(name.dropFirst(3)), !isAlive(pid) else { continue }
+            guard name.hasPrefix("rwv"), let pid = ownerPID(name.dropFirst(3)), !isAlive(pid) else { continue }
             _ = try? run(UnprivilegedLaunch.ipPath, ["link", "del", name])
         }
     }
