@@ -126,7 +126,8 @@ struct NetworkFaultTests {
         check(Set(old).count == old.count, "the subscriber cut off with n3 got \(old.count - Set(old).count) messages twice")
         let lateProblems = streamProblems(
             received: late.received(StreamKey(channel: Self.channel, emitter: "E")),
-            accepted: emitter.accepted(Self.channel).filter { $0 > lateFrom + 0 }, uncertain: emitter.uncertain(Self.channel))
+            // The emit in flight while the subscribe was acknowledged may have been routed before it.
+            accepted: emitter.accepted(Self.channel).filter { $0 > lateFrom + 1 }, uncertain: emitter.uncertain(Self.channel))
         check(lateProblems.filter { !$0.contains("never emitted") }.isEmpty, "subscriber on n3 after the heal: \(lateProblems)")
         try await Self.checkHonestCounts(cluster, check: check, expectedPerNode: nil)
         print("netfault: cut-off node declared dead after \(detection), rejoined \(rejoin) after heal; \(emitter.acceptedCount) emits accepted")
@@ -149,7 +150,13 @@ struct NetworkFaultTests {
         try await Task.sleep(for: .seconds(1))
 
         try cluster.lab.dropPackets(from: 1, to: 2)
-        try await Task.sleep(for: .seconds(8))
+        try await Task.sleep(for: .seconds(2))
+        // One emit into n1, whose packets to n2 are dropped: whatever it answers must be true.
+        let crossStarted = ContinuousClock.now
+        let cross = try? await cluster.backend(1, timeout: .seconds(12)).call(
+            method: "emit", params: ["channel": .string(Self.channel), "data": ["e": "X", "s": 0]])
+        let crossTook = ContinuousClock.now - crossStarted
+        try await Task.sleep(for: .seconds(max(0, 6 - Double(crossTook.components.seconds))))
         let during = [1: await cluster.states(seenBy: 1), 2: await cluster.states(seenBy: 2), 3: await cluster.states(seenBy: 3)]
         try cluster.lab.heal(1)
         let settled = await cluster.waitForAlive(among: [1, 2, 3], timeout: .seconds(30))
@@ -157,6 +164,17 @@ struct NetworkFaultTests {
         try await Task.sleep(for: .seconds(1))
         await emitter.stop()
         await watch.stop()
+        let crossKey = StreamKey(channel: Self.channel, emitter: "X")
+        _ = await eventually(timeout: .seconds(5)) { subs.values.filter { $0.received(crossKey) == [0] }.count >= (cross?["emitted"]?.intValue ?? 0) }
+        let crossReached = subs.filter { $0.value.received(crossKey) == [0] }.keys.sorted()
+        // The answer never claims more than really arrived, and nobody gets it twice. (It may claim fewer: a
+        // forward whose acknowledgement did not come in time is not counted, yet its bytes are already in the
+        // TCP connection and arrive once the link heals. Reported, not asserted.)
+        if let emitted = cross?["emitted"]?.intValue {
+            check(crossReached.count >= emitted, "an emit into n1 during the cut answered \(emitted) reached, but only subscribers on \(crossReached) got it")
+        }
+        for (i, sub) in subs { check(sub.received(crossKey).count <= 1, "subscriber on n\(i) got the cross emit \(sub.received(crossKey).count) times") }
+        print("netfault: asymmetric cut: emit into n1 answered \(cross.map { "\($0)" } ?? "nothing (timed out)") after \(crossTook), reached subscribers on \(crossReached)")
 
         let transitions = watch.transitions
         print("netfault: asymmetric n1->n2 cut, states during the cut: \(during); transitions: \(transitions.filter { $0.value.count > 1 })")
@@ -249,7 +267,8 @@ struct NetworkFaultTests {
     // MARK: Slowloris
 
     @Test(.timeLimit(.minutes(2))) func halfOpenRequestsAreClosedByTheHandshakeTimeoutWhileTheNodeServesOthers() async throws {
-        let cluster = try await LabCluster.start(count: 1)
+        // A handshake timeout long enough for all 1,000 to be open at once.
+        let cluster = try await LabCluster.start(count: 1, arguments: ["--handshake-timeout-s", "4"])
         let check = Checks()
         defer { check.finish(cluster); cluster.stop() }
         let baseline = cluster.openFiles(1)
@@ -264,7 +283,13 @@ struct NetworkFaultTests {
         for attack in attacks {
             check(await attack.waitForLine(timeout: .seconds(10)) { $0.contains("\"opened\"") && $0.contains("opened\": 500") } != nil, "slowloris did not open its connections: \(attack.lines)")
         }
-        let held = cluster.openFiles(1)
+        // The node accepts them as fast as its loops get the CPU: the most descriptors it held at once.
+        var held = cluster.openFiles(1)
+        _ = await eventually(timeout: .seconds(3)) {
+            held = max(held, cluster.openFiles(1))
+            return held >= baseline + 1000
+        }
+        check(held >= baseline + 900, "the node did not hold the half-open connections (\(baseline) -> \(held) fds): the test would prove nothing")
         // Meanwhile the node serves: a subscriber gets an emit.
         let sub = try await RecordingSubscriber.start(name: "served", port: LabCluster.wsPort, channels: [Self.channel], host: cluster.address(1))
         let emitter = SequenceEmitter(id: "E", port: LabCluster.msPort, channels: [Self.channel], host: cluster.address(1))
