@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 runs=${1:-5}
 out=$(mktemp)
 for i in $(seq 1 "$runs"); do
-  swift test --skip-build --filter NetworkFaultTests 2>&1 | grep -E '^netfault:|✘ Test' | sed "s/^/run $i: /" | tee -a "$out" || true
+  swift test --skip-build --filter NetworkFaultTests 2>&1 | grep -E '^netfault:|✘ Test|^↳ [^/]' | sed "s/^/run $i: /" | tee -a "$out" || true
 done
 python3 - "$out" <<'PY'
 import re, statistics, sys
