@@ -6,8 +6,8 @@ protocol SweptConnection: AnyObject {
     var sweepSlot: Int { get set }
     /// Advances the connection's ping rule to `now`.
     func livenessTick(now: NIODeadline) -> ConnectionLiveness.Action
-    /// Sends the connection a ping frame.
-    func sendLivenessPing()
+    /// Sends the connection `frame`, an encoded ping (the same bytes for every connection).
+    func sendLivenessPing(_ frame: ByteBuffer)
     /// Drops the connection: it answered nothing within the pong timeout.
     func dropSilent()
 }
@@ -21,6 +21,8 @@ final class LivenessSweep: @unchecked Sendable {
     let settings: LivenessSettings
     private var connections: [any SweptConnection] = []
     private var task: RepeatedTask?
+    /// An empty ping frame, encoded once and shared by every ping this loop sends.
+    private let pingFrame = WebSocketFrameBytes.ping(ByteBuffer(), allocator: ByteBufferAllocator())
 
     init(loop: any EventLoop, settings: LivenessSettings) {
         self.loop = loop
@@ -79,7 +81,7 @@ final class LivenessSweep: @unchecked Sendable {
             case .drop: drops.append(connection)
             }
         }
-        for connection in pings { connection.sendLivenessPing() }
+        for connection in pings { connection.sendLivenessPing(pingFrame) }
         for connection in drops { connection.dropSilent() }
     }
 }

@@ -288,9 +288,9 @@ extension WebSocketSession: SweptConnection {
         liveness.tick(now: now)
     }
 
-    func sendLivenessPing() {
+    func sendLivenessPing(_ frame: ByteBuffer) {
         guard state == .open, let writer else { return }
-        writer.writeAndFlush(NIOAny(WebSocketFrameBytes.ping(writer.channel.allocator.buffer(capacity: 0), allocator: writer.channel.allocator)), promise: nil)
+        writer.writeAndFlush(NIOAny(frame), promise: nil)
     }
 
     /// No frame within the pong timeout: subscriptions go at once, a close frame is attempted and the TCP

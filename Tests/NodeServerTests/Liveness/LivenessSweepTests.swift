@@ -14,7 +14,10 @@ struct LivenessSweepTests {
         var drops = 0
         var onDrop: (() -> Void)?
         func livenessTick(now: NIODeadline) -> ConnectionLiveness.Action { verdict }
-        func sendLivenessPing() { pings += 1 }
+        func sendLivenessPing(_ frame: ByteBuffer) {
+            #expect(Array(frame.readableBytesView) == [0x89, 0x00], "an empty, unmasked, final ping frame")
+            pings += 1
+        }
         func dropSilent() {
             drops += 1
             onDrop?()
