@@ -125,10 +125,11 @@ struct NetworkFaultTests {
         // n3's old subscriber was cut off with n3: it may miss messages, never see one twice.
         let old = subs[3]!.received(StreamKey(channel: Self.channel, emitter: "E"))
         check(Set(old).count == old.count, "the subscriber cut off with n3 got \(old.count - Set(old).count) messages twice")
-        let lateProblems = streamProblems(
-            received: late.received(StreamKey(channel: Self.channel, emitter: "E")),
-            // The emit in flight while the subscribe was acknowledged may have been routed before it.
-            accepted: emitter.accepted(Self.channel).filter { $0 > lateFrom + 1 }, uncertain: emitter.uncertain(Self.channel))
+        // The emit in flight while the subscribe was acknowledged may have been routed before it.
+        let lateExpected = emitter.accepted(Self.channel).filter { $0 > lateFrom + 1 }
+        let lateKey = StreamKey(channel: Self.channel, emitter: "E")
+        _ = await eventually(timeout: .seconds(10)) { Set(late.received(lateKey)).isSuperset(of: lateExpected) }
+        let lateProblems = streamProblems(received: late.received(lateKey), accepted: lateExpected, uncertain: emitter.uncertain(Self.channel))
         let unacknowledged = cluster.node(3).log.contains("did not acknowledge a subscription in time")
         check(
             lateProblems.filter { !$0.contains("never emitted") }.isEmpty,
