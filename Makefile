@@ -4,7 +4,7 @@ SWIFT        ?= swift
 CONFIG       ?= release
 BIN_RELEASE   = .build/release
 BIN_DEBUG     = .build/debug
-APT_PACKAGES  = libnghttp2-dev pkg-config nghttp2-client nginx-light python3 python3-venv python3-yaml openssl
+APT_PACKAGES  = libnghttp2-dev pkg-config nghttp2-client nginx-light python3 python3-venv python3-yaml openssl iproute2 iptables
 NODE_ARGS    ?=
 FUZZ_SECONDS ?= 300
 
@@ -21,6 +21,8 @@ setup:
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
 	python3 -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	python3 -c 'import yaml' >/dev/null 2>&1 || missing="$$missing python3-yaml"; \
+	command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing="$$missing iproute2"; \
+	command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing="$$missing iptables"; \
 	if [ -n "$$missing" ]; then \
 	  echo "setup: installing$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -23,18 +23,30 @@ public enum UnprivilegedLaunch {
     /// bounding set when ``dropsPrivileges`` holds. `setpriv` replaces itself with the executable, so the
     /// process id is the node's own and signals reach it directly.
     public static func configure(_ process: Process, executable: URL, arguments: [String]) {
-        guard dropsPrivileges else {
-            process.executableURL = executable
-            process.arguments = arguments
-            return
-        }
-        process.executableURL = URL(fileURLWithPath: setprivPath)
-        process.arguments =
-            [
-                "--reuid=\(userID)", "--regid=\(userID)", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
-                "--", reachable(executable).path,
-            ] + arguments
+        configure(process, executable: executable, arguments: arguments, networkNamespace: nil)
     }
+
+    /// The same, inside network namespace `networkNamespace` when it is set: `ip netns exec NS` (which needs
+    /// root and replaces itself with what follows) runs first, then the privilege drop, so the node has the
+    /// namespace's network and no privilege in it. The process id is still the node's own.
+    public static func configure(_ process: Process, executable: URL, arguments: [String], networkNamespace: String?) {
+        var command: [String]
+        if dropsPrivileges {
+            command =
+                [
+                    setprivPath, "--reuid=\(userID)", "--regid=\(userID)", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+                    "--", reachable(executable).path,
+                ] + arguments
+        } else {
+            command = [executable.path] + arguments
+        }
+        if let networkNamespace { command = [ipPath, "netns", "exec", networkNamespace] + command }
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+    }
+
+    /// iproute2's `ip`.
+    public static let ipPath = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
 
     /// `executable` itself when the unprivileged user can reach it, else a copy in a world-readable folder
     /// (a checkout under a private home folder is not reachable for `nobody`).

@@ -80,6 +80,18 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("fan-out-nice"), help: "Nice levels added to the client (fan-out) threads so answers and acknowledgements win a saturated CPU (0 = off).")
     var fanOutNice: Int32 = 10
 
+    @Option(name: .customLong("ping-interval-s"), help: "Seconds a WebSocket client may send nothing before it gets a ping.")
+    var pingIntervalSeconds = 25.0
+
+    @Option(name: .customLong("pong-timeout-s"), help: "Seconds a pinged client has to send any frame before it is dropped.")
+    var pongTimeoutSeconds = 10.0
+
+    @Option(name: .customLong("handshake-timeout-s"), help: "Seconds a new connection (WebSocket or MessagesSource port) has to complete its first HTTP request head.")
+    var handshakeTimeoutSeconds = 10.0
+
+    @Option(name: .customLong("http-idle-timeout-s"), help: "Seconds a keep-alive MessagesSource connection may stay idle between requests.")
+    var httpIdleTimeoutSeconds = 60.0
+
     @Option(help: "Event loop threads (default: number of cores).")
     var threads: Int?
 
@@ -118,6 +130,12 @@ struct NodeCommand: AsyncParsableCommand {
         guard maxQueueBytes >= 1024 else { throw ValidationError("--max-queue-bytes must be at least 1024") }
         guard peerQueueBytes >= 65_536 else { throw ValidationError("--peer-queue-bytes must be at least 65536") }
         guard maxChannels > 0, maxConnections > 0, maxRequestsPerSecond > 0 else { throw ValidationError("limits must be positive") }
+        for (flag, value) in [
+            ("--ping-interval-s", pingIntervalSeconds), ("--pong-timeout-s", pongTimeoutSeconds),
+            ("--handshake-timeout-s", handshakeTimeoutSeconds), ("--http-idle-timeout-s", httpIdleTimeoutSeconds),
+        ] where !(value > 0 && value <= 86_400) {
+            throw ValidationError("\(flag) must be a number of seconds above 0 (at most 86400)")
+        }
     }
 
     func makeConfiguration() -> NodeConfiguration {
@@ -148,7 +166,15 @@ struct NodeCommand: AsyncParsableCommand {
         config.fanOutNice = max(0, min(19, fanOutNice))
         config.webSocket.privateChannelSecret = privateChannelSecret.flatMap { $0.isEmpty ? nil : $0 }
         if let threads { config.eventLoopThreads = max(1, threads) }
+        config.webSocket.liveness = LivenessSettings(pingInterval: .nanoseconds(Self.nanoseconds(pingIntervalSeconds)), pongTimeout: .nanoseconds(Self.nanoseconds(pongTimeoutSeconds)))
+        config.webSocket.handshakeTimeout = .nanoseconds(Self.nanoseconds(handshakeTimeoutSeconds))
+        config.messagesSource.handshakeTimeout = .nanoseconds(Self.nanoseconds(handshakeTimeoutSeconds))
+        config.messagesSource.idleTimeout = .nanoseconds(Self.nanoseconds(httpIdleTimeoutSeconds))
         return config
+    }
+
+    private static func nanoseconds(_ seconds: Double) -> Int64 {
+        Int64(seconds * 1e9)
     }
 
     func run() async throws {

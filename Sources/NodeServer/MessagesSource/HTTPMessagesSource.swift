@@ -12,6 +12,12 @@ public struct HTTPMessagesSourceSettings: Sendable {
     public var maxBodyBytes: Int = 1 << 20
     /// When set, `POST /` and `GET /metrics` need `Authorization: Bearer <apiKey>` (else 401).
     public var apiKey: String?
+    /// A connection whose first request head is not complete this long after it opened is closed
+    /// (`--handshake-timeout-s`).
+    public var handshakeTimeout: TimeAmount = .seconds(10)
+    /// A keep-alive connection with no request for this long after its last answer is closed
+    /// (`--http-idle-timeout-s`).
+    public var idleTimeout: TimeAmount = .seconds(60)
     public init() {}
 }
 
@@ -69,8 +75,20 @@ final class MessagesSourceHandler: ChannelDuplexHandler {
     static func configure(_ ops: ChannelPipeline.SynchronousOperations, api: any BackendAPI, settings: HTTPMessagesSourceSettings) throws {
         // Our responses carry only fixed, known-good header names and values: NIO's per-response header
         // validation (a character walk over every header) is skipped on the message path.
-        try ops.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false)
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = RequestHeadLimits.defaultMaxBytes
+        decoderLimits.maxHeaderListSize = RequestHeadLimits.defaultMaxBytes
+        try ops.configureHTTPServerPipeline(
+            withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: decoderLimits
+        )
+        // Later heads on a keep-alive connection: the decoder's limit, answered 431 instead of NIO's 400.
+        let errorHandler = try ops.handler(type: HTTPServerProtocolErrorHandler.self)
+        try ops.addHandler(HeaderOverflowResponder(), position: .before(errorHandler))
         try ops.addHandler(MessagesSourceHandler(api: api, settings: settings))
+        // The first head: the handshake timeout and the 16 KiB limit, next to the socket.
+        let limits = RequestHeadLimits(timeout: settings.handshakeTimeout, timedOut: { api.handshakeTimedOut() })
+        try ops.addHandler(RequestHeadGuard(limits: limits), position: .first)
     }
 
     /// An answer waiting for the answers to earlier requests.
@@ -98,10 +116,52 @@ final class MessagesSourceHandler: ChannelDuplexHandler {
     private var readHeld = false
     /// An answer that closes the connection was written: nothing after it is read or answered.
     private var closing = false
+    /// The last request head read or answer written (the idle timeout counts from here).
+    private var lastActivity = NIODeadline.now()
+    private var idleCheck: Scheduled<Void>?
 
     init(api: any BackendAPI, settings: HTTPMessagesSourceSettings) {
         self.api = api
         self.settings = settings
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        scheduleIdleCheck(context: context, at: lastActivity + settings.idleTimeout)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        idleCheck?.cancel()
+        idleCheck = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        idleCheck?.cancel()
+        idleCheck = nil
+        context.fireChannelInactive()
+    }
+
+    /// One timer per connection, moved on lazily: when it fires early (the connection was busy) it is set
+    /// again for the idle time after the last activity.
+    private func scheduleIdleCheck(context: ChannelHandlerContext, at deadline: NIODeadline) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        idleCheck = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = bound.value
+            handler.checkIdle(context: context)
+        }
+    }
+
+    private func checkIdle(context: ChannelHandlerContext) {
+        guard !closing, context.channel.isActive else { return }
+        let now = NIODeadline.now()
+        if received > written {
+            // A request is being answered: not idle.
+            scheduleIdleCheck(context: context, at: now + settings.idleTimeout)
+        } else if now - lastActivity >= settings.idleTimeout {
+            closing = true
+            context.close(promise: nil)
+        } else {
+            scheduleIdleCheck(context: context, at: lastActivity + settings.idleTimeout)
+        }
     }
 
     func read(context: ChannelHandlerContext) {
@@ -116,6 +176,7 @@ final class MessagesSourceHandler: ChannelDuplexHandler {
         guard !closing else { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
+            lastActivity = .now()
             self.head = head
             self.body = nil
             self.rejected = false
@@ -231,6 +292,7 @@ final class MessagesSourceHandler: ChannelDuplexHandler {
         write(answer, context: context)
         while !closing, let next = waiting.removeValue(forKey: written) { write(next, context: context) }
         context.flush()
+        if received == written { lastActivity = .now() }
         if readHeld, !closing, received - written < Self.maxPipelined {
             readHeld = false
             context.read()

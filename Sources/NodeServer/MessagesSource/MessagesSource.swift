@@ -12,6 +12,12 @@ public protocol BackendAPI: Sendable {
     func metricsText() -> [UInt8]
     /// A request was refused for a missing or wrong API key (counted in the metrics).
     func refusedUnauthorized()
+    /// A connection was closed because its first request head did not complete in time (counted).
+    func handshakeTimedOut()
+}
+
+extension BackendAPI {
+    public func handshakeTimedOut() {}
 }
 
 /// A way for backends to reach the node, as in the original RocketWS ("can support multiple message

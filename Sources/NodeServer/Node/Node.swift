@@ -178,6 +178,10 @@ extension NodeAPI: BackendAPI {
         metrics.unauthorized.increment()
     }
 
+    public func handshakeTimedOut() {
+        metrics.handshakeTimeouts.increment()
+    }
+
     public func metricsText() -> [UInt8] {
         metrics.connections.set(Double(hub.connectionCount))
         metrics.subscriptions.set(Double(hub.subscriptionCount))

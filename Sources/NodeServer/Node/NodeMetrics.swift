@@ -30,6 +30,8 @@ public final class NodeMetrics: Sendable {
     let peersDead: Gauge
     let peersLeft: Gauge
     let fanOutWindow: Gauge
+    let clientsTimedOut: Counter
+    let handshakeTimeouts: Counter
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -64,6 +66,8 @@ public final class NodeMetrics: Sendable {
         peersSuspect = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "suspect")])
         peersDead = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "dead")])
         peersLeft = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "left")])
+        clientsTimedOut = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "clients_timed_out_total", unitName: "", helpText: "WebSocket clients dropped for not answering a ping within the pong timeout"))
+        handshakeTimeouts = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "handshake_timeouts_total", unitName: "", helpText: "Connections closed because their first HTTP request head was not complete within the handshake timeout"))
         fanOutWindow = registry.makeGauge(
             descriptor: .init(
                 namespace: "rocketws", metricName: "fanout_window", unitName: "seconds",

@@ -13,6 +13,8 @@ final class WebSocketServer: Sendable {
     private let logger: Logger
     private let nextID = NIOLockedValueBox<UInt64>(0)
     private let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
+    /// One ping sweep per event loop, keyed by the loop's identity.
+    private let sweeps = NIOLockedValueBox<[ObjectIdentifier: LivenessSweep]>([:])
 
     init(settings: WebSocketSettings, hub: LocalHub, api: NodeAPI, logger: Logger) {
         self.settings = settings
@@ -24,6 +26,7 @@ final class WebSocketServer: Sendable {
     /// Binds and returns the bound port.
     func start(host: String, port: Int, group: any EventLoopGroup) async throws -> Int {
         let settings = self.settings
+        startSweeps(group: group)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.maxMessagesPerRead, value: 64)
@@ -45,6 +48,16 @@ final class WebSocketServer: Sendable {
         try? await channel?.close()
     }
 
+    private func startSweeps(group: any EventLoopGroup) {
+        var made: [ObjectIdentifier: LivenessSweep] = [:]
+        for loop in group.makeIterator() {
+            let sweep = LivenessSweep(loop: loop, settings: settings.liveness)
+            sweep.start()
+            made[ObjectIdentifier(loop)] = sweep
+        }
+        sweeps.withLockedValue { $0 = made }
+    }
+
     private func configure(_ channel: any Channel) throws {
         let settings = self.settings
         let hub = self.hub
@@ -64,13 +77,15 @@ final class WebSocketServer: Sendable {
                     try ops.addHandler(writer, position: .before(encoder))
                     let writerContext = try ops.context(handler: writer)
                     let id = self.nextID.withLockedValue { $0 += 1; return $0 }
+                    let sweep = self.sweeps.withLockedValue { $0[ObjectIdentifier(channel.eventLoop)] }
                     let session = WebSocketSession(
                         id: id,
                         shard: hub.shard(for: channel.eventLoop),
                         hub: hub,
                         api: self.api,
                         settings: settings,
-                        writer: writerContext
+                        writer: writerContext,
+                        sweep: sweep
                     )
                     try ops.addHandler(session)
                 }
@@ -87,6 +102,9 @@ final class WebSocketServer: Sendable {
             withErrorHandling: true
         )
         try channel.pipeline.syncOperations.addHandler(refusal)
+        let metrics = api.metrics
+        let limits = RequestHeadLimits(timeout: settings.handshakeTimeout, timedOut: { metrics.handshakeTimeouts.increment() })
+        try channel.pipeline.syncOperations.addHandler(RequestHeadGuard(limits: limits), position: .first)
     }
 
     /// Why an upgrade request is refused, or nil when it may proceed.

@@ -36,9 +36,18 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
     private var requestTokens: Double
     private var lastRefill = NIODeadline.now()
     private var registered = false
+    /// The loop's ping sweep (nil: this connection is never pinged) and this client's place in it.
+    private let sweep: LivenessSweep?
+    private var liveness: ConnectionLiveness
+    var sweepSlot = -1
 
-    init(id: UInt64, shard: SubscriptionShard, hub: LocalHub, api: NodeAPI, settings: WebSocketSettings, writer: ChannelHandlerContext) {
+    init(
+        id: UInt64, shard: SubscriptionShard, hub: LocalHub, api: NodeAPI, settings: WebSocketSettings, writer: ChannelHandlerContext,
+        sweep: LivenessSweep? = nil
+    ) {
         self.writer = writer
+        self.sweep = sweep
+        self.liveness = ConnectionLiveness(settings: settings.liveness, now: .now())
         self.id = id
         self.connectionID = "\(api.cluster.localName)-\(String(api.cluster.localIncarnation, radix: 36))-\(id)"
         self.requestTokens = Double(settings.maxRequestsPerSecond)
@@ -52,6 +61,7 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
         self.context = context
         hub.register(self)
         registered = true
+        sweep?.register(self)
         api.metrics.connectionsOpened.increment()
     }
 
@@ -67,6 +77,7 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
     private func teardown() {
         guard state != .closed else { return }
         state = .closed
+        sweep?.unregister(self)
         leaveHub()
         context = nil
         writer = nil
@@ -125,6 +136,7 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        liveness.heard()
         guard state == .open else {
             // Closing handshake we started: the client's close answer ends the connection.
             if state == .closing, frame.opcode == .connectionClose { context.close(promise: nil) }
@@ -257,6 +269,7 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
         guard state == .open, let context, let writer else { return }
         state = .closing
         fragments = nil
+        sweep?.unregister(self)
         leaveHub()
         let channel = context.channel
         let frame = WebSocketFrameBytes.close(code: code, reason: reason, allocator: channel.allocator)
@@ -267,6 +280,25 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
         } else {
             channel.eventLoop.scheduleTask(in: wait) { channel.close(promise: nil) }
         }
+    }
+}
+
+extension WebSocketSession: SweptConnection {
+    func livenessTick(now: NIODeadline) -> ConnectionLiveness.Action {
+        liveness.tick(now: now)
+    }
+
+    func sendLivenessPing(_ frame: ByteBuffer) {
+        guard state == .open, let writer else { return }
+        writer.writeAndFlush(NIOAny(frame), promise: nil)
+    }
+
+    /// No frame within the pong timeout: subscriptions go at once, a close frame is attempted and the TCP
+    /// connection closed without waiting for an answer (the client's network may be gone).
+    func dropSilent() {
+        guard state == .open else { return }
+        api.metrics.clientsTimedOut.increment()
+        close(code: 1001, reason: "no answer to ping", grace: .zero)
     }
 }
 

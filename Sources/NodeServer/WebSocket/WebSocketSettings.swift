@@ -34,6 +34,11 @@ public struct WebSocketSettings: Sendable {
     public var maxConnections: Int = 100_000
     /// When not empty, the `Origin` values allowed to open a WebSocket (browsers send one); others get 403.
     public var allowedOrigins: [String] = []
+    /// When a silent client is pinged and dropped (`--ping-interval-s`, `--pong-timeout-s`).
+    public var liveness = LivenessSettings()
+    /// A connection whose first HTTP request head is not complete this long after it opened is closed
+    /// (`--handshake-timeout-s`).
+    public var handshakeTimeout: TimeAmount = .seconds(10)
 
     public init() {}
 }

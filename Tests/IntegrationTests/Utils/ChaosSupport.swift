@@ -33,8 +33,8 @@ final class RecordingSubscriber: Sendable {
     }
 
     /// Connects to `port`, subscribes to every channel (each acknowledged) and starts reading.
-    static func start(name: String, port: Int, channels: [String]) async throws -> RecordingSubscriber {
-        let client = try await WebSocketClient.connect(host: "127.0.0.1", port: port)
+    static func start(name: String, port: Int, channels: [String], host: String = "127.0.0.1") async throws -> RecordingSubscriber {
+        let client = try await WebSocketClient.connect(host: host, port: port)
         let subscriber = RecordingSubscriber(name: name, channels: channels, client: client)
         for channel in channels { try await client.subscribe(channel) }
         subscriber.reader.withLock { $0 = Task { await subscriber.readLoop() } }
@@ -108,11 +108,11 @@ final class SequenceEmitter: Sendable {
     private let stopped = Atomic(false)
     private let task = Mutex<Task<Void, Never>?>(nil)
 
-    init(id: String, port: Int, channels: [String], pause: Duration = .milliseconds(4)) {
+    init(id: String, port: Int, channels: [String], pause: Duration = .milliseconds(4), host: String = "127.0.0.1", requestTimeout: Duration = .seconds(20)) {
         self.id = id
         self.channels = channels
         self.pause = pause
-        backend = MessagesSourceClient(host: "127.0.0.1", port: port, requestTimeout: .seconds(20))
+        backend = MessagesSourceClient(host: host, port: port, requestTimeout: requestTimeout)
     }
 
     func start() {

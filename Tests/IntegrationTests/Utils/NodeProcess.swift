@@ -22,21 +22,28 @@ final class NodeProcess: @unchecked Sendable {  // ports are written once before
     }
 
     /// Starts a node; `arguments` come after the listener flags (a later flag wins).
-    static func start(name: String, arguments: [String] = [], environment: [String: String] = [:], peerPort: Int = 0) async throws -> NodeProcess {
-        let node = NodeProcess(name: name, arguments: arguments, environment: environment, peerPort: peerPort)
+    /// `host` is the address the three listeners bind; `networkNamespace` runs the node inside that
+    /// namespace (`ip netns exec`, see `UnprivilegedLaunch`).
+    static func start(
+        name: String, arguments: [String] = [], environment: [String: String] = [:], peerPort: Int = 0,
+        host: String = "127.0.0.1", networkNamespace: String? = nil
+    ) async throws -> NodeProcess {
+        let node = NodeProcess(
+            name: name, arguments: arguments, environment: environment, peerPort: peerPort, host: host, networkNamespace: networkNamespace)
         try await node.waitUntilStarted()
         return node
     }
 
-    private init(name: String, arguments: [String], environment: [String: String], peerPort: Int) {
+    private init(name: String, arguments: [String], environment: [String: String], peerPort: Int, host: String, networkNamespace: String?) {
         self.name = name
         process = Process()
         UnprivilegedLaunch.configure(
             process, executable: URL(fileURLWithPath: Self.binDir + "/rocketws-node"),
             arguments: [
-                "--node-name", name, "--ws-conn", "127.0.0.1:0", "--ms-conn", "127.0.0.1:0",
-                "--peer-conn", "127.0.0.1:\(peerPort)", "--log-level", "info",
-            ] + arguments)
+                "--node-name", name, "--ws-conn", "\(host):0", "--ms-conn", "\(host):0",
+                "--peer-conn", "\(host):\(peerPort)", "--log-level", "info",
+            ] + arguments,
+            networkNamespace: networkNamespace)
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ROCKETWS_") }
         for (key, value) in environment { env[key] = value }
         process.environment = env
