@@ -127,19 +127,59 @@ else
     fail "the node image builds"; finish
 fi
 
-# ---- 4. the cluster ------------------------------------------------------------------------------------------
-python3 "$root/scripts/compose_test.py" --compose "${compose[*]}" --ws-port "$ws_port" --ms-port "$ms_port" \
-    --api-key "$api_key" | tee "$work/checks.log"
-checks_rc=${PIPESTATUS[0]}
-summary=$(tail -1 "$work/checks.log")
-if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-    passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
-    [ "$checks_rc" -ne 0 ] && [ "${BASH_REMATCH[2]}" -eq 0 ] && fail "compose_test.py exited $checks_rc"
+# Runs a part that prints PASS/FAIL lines and "N passed, M failed"; adds its counts to ours.
+run_part() {
+    local name=$1; shift
+    "$@" 2>&1 | tee "$work/part.log"
+    local rc=${PIPESTATUS[0]}
+    local summary
+    summary=$(tail -1 "$work/part.log")
+    if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
+        [ "$rc" -ne 0 ] && [ "${BASH_REMATCH[2]}" -eq 0 ] && fail "$name exited $rc"
+    else
+        fail "$name ended without a summary (exit $rc)"
+    fi
+    return 0
+}
+
+# ---- 4. the image as the Kubernetes manifests run it ----------------------------------------------------------
+# deploy/kubernetes promises a read-only root file system, no capabilities, no privilege escalation and the
+# image's uid: one node of this image under exactly those settings must turn healthy and serve /healthz.
+probe=rocketws-compose-test-readonly
+docker rm -f "$probe" >/dev/null 2>&1
+if docker run -d --name "$probe" --read-only --cap-drop ALL --security-opt no-new-privileges --user 10001:10001 \
+    -e ROCKETWS_CLUSTER_SECRET=probe -e ROCKETWS_API_KEY=probe --network none "$image" >/dev/null 2>"$work/probe.err"; then
+    for _ in $(seq 1 60); do
+        [ "$(docker inspect -f '{{.State.Health.Status}}' "$probe" 2>/dev/null)" = healthy ] && break; sleep 0.5
+    done
+    health=$(docker inspect -f '{{.State.Running}} {{.State.Health.Status}}' "$probe" 2>/dev/null)
+    [ "$health" = "true healthy" ] &&
+        pass "the image runs healthy with a read-only root file system, no capabilities, no-new-privileges, uid 10001" ||
+        { fail "the image under the Kubernetes security context: $health"; docker logs --tail 20 "$probe" 2>&1; }
 else
-    fail "compose_test.py ended without a summary (exit $checks_rc)"
+    fail "docker run --read-only: $(cat "$work/probe.err")"
 fi
+docker rm -f "$probe" >/dev/null 2>&1
+
+# The shipped binaries, for the supervisor and systemd checks below.
+mkdir -p "$work/bin"
+copier=$(docker create "$image")
+docker cp "$copier:/usr/local/bin/rocketws-node" "$work/bin/" && docker cp "$copier:/usr/local/bin/rocketws-admin" "$work/bin/"
+docker rm "$copier" >/dev/null
+
+# ---- 5. the cluster ------------------------------------------------------------------------------------------
+run_part compose_test.py python3 "$root/scripts/compose_test.py" --compose "${compose[*]}" --ws-port "$ws_port" \
+    --ms-port "$ms_port" --api-key "$api_key"
 if [ "$failed" -gt 0 ]; then
-    echo "--- last node logs ---"
+    echo "--- last container logs ---"
     "${compose[@]}" logs --tail 30 2>&1 | tail -120
 fi
+"${compose[@]}" down --remove-orphans --timeout 20 >/dev/null 2>&1
+
+# ---- 6. supervisor and systemd with the image's binaries; 7. the Kubernetes manifests -------------------------
+echo "--- supervisor and systemd (the binaries from the image) ---"
+run_part test-deploy-hosts.sh "$root/scripts/test-deploy-hosts.sh" "$work/bin"
+echo "--- Kubernetes manifests (offline) ---"
+run_part validate-kubernetes.sh "$root/scripts/validate-kubernetes.sh"
 finish
