@@ -101,7 +101,7 @@ if have "$nginx_image"; then
 else
     log "building $nginx_image"
     # Like the official image: logs to the container's stdout/stderr, graceful stop on SIGQUIT, curl inside.
-    "$docker" build -q -t "$nginx_image" --build-arg "BASE=$debian_image" - >"${TMPDIR:-/tmp}/rocketws-standin-nginx.log" 2>&1 <<'DOCKERFILE'
+    if ! "$docker" build -q -t "$nginx_image" --build-arg "BASE=$debian_image" - >"${TMPDIR:-/tmp}/rocketws-standin-nginx.log" 2>&1 <<'DOCKERFILE'
 ARG BASE
 FROM ${BASE}
 RUN apt-get update -q \
@@ -112,7 +112,9 @@ EXPOSE 80
 STOPSIGNAL SIGQUIT
 CMD ["nginx", "-g", "daemon off;"]
 DOCKERFILE
-    [ $? -eq 0 ] || { tail -20 "${TMPDIR:-/tmp}/rocketws-standin-nginx.log" >&2; exit 1; }
+    then
+        tail -20 "${TMPDIR:-/tmp}/rocketws-standin-nginx.log" >&2; exit 1
+    fi
     log "built $nginx_image"
 fi
 
