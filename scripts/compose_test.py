@@ -239,32 +239,36 @@ class Cluster:
 
 
 class StateWatch:
-    """Polls `rocketws-admin status` inside each watcher node from now on, in one thread per node, and keeps the
-    moment (seconds after `origin`) each first saw `member` in `state`."""
+    """From now on, asks `cluster_status` through nginx every 50 ms (nginx spreads the calls over the live
+    nodes; each answer names the node that gave it) and keeps the moment, in seconds after `origin`, at which
+    each watcher node first reported `member` in `state`."""
 
-    def __init__(self, cluster, watchers, member, state, origin, timeout=30):
+    def __init__(self, backend, watchers, member, state, origin, timeout=30):
         self.seen = {}
         self.last = {}
-        self.origin = origin
-        self.threads = [threading.Thread(target=self._poll, args=(cluster, w, member, state, timeout), daemon=True)
-                        for w in watchers]
-        for thread in self.threads:
-            thread.start()
+        self.watchers = set(watchers)
+        self.thread = threading.Thread(target=self._poll, args=(backend, member, state, origin, timeout), daemon=True)
+        self.thread.start()
 
-    def _poll(self, cluster, watcher, member, state, timeout):
-        while time.monotonic() - self.origin < timeout:
-            members = cluster.members(watcher) or {}
-            self.last[watcher] = members.get(member)
-            if members.get(member) == state:
-                self.seen[watcher] = time.monotonic() - self.origin
-                return
+    def _poll(self, backend, member, state, origin, timeout):
+        while time.monotonic() - origin < timeout and set(self.seen) != self.watchers:
+            asked = time.monotonic()
+            try:
+                status, answer = backend.post("cluster_status", timeout=2)
+            except OSError:
+                status, answer = None, None
+            result = answer.get("result") if status == 200 and isinstance(answer, dict) else None
+            if result and result.get("node") in self.watchers:
+                states = {m["name"]: m["state"] for m in result.get("members", [])}
+                self.last[result["node"]] = states.get(member)
+                if states.get(member) == state and result["node"] not in self.seen:
+                    self.seen[result["node"]] = asked - origin
             time.sleep(0.05)
 
     def wait(self):
-        """Seconds until every watcher saw it (None if one never did), and what each saw last."""
-        for thread in self.threads:
-            thread.join()
-        return (max(self.seen.values()) if len(self.seen) == len(self.threads) else None), self.last
+        """Seconds until every watcher reported it (None if one never did), and what each reported last."""
+        self.thread.join()
+        return (max(self.seen.values()) if set(self.seen) == self.watchers else None), self.last
 
 
 def wait_until(predicate, timeout, interval=0.1):
@@ -349,7 +353,7 @@ def main():
     kill_started = time.monotonic()
     run(["docker", "kill", victim_container], check_rc=True)
     killed_at = time.monotonic()
-    dead_watch = StateWatch(cluster, others, victim, "dead", kill_started)
+    dead_watch = StateWatch(backend, others, victim, "dead", kill_started)
     # Emits right away, while the others may not yet know: clients on the other nodes receive them.
     status, answer = backend.emit("after-kill")
     emit_ok = status == 200
@@ -389,12 +393,12 @@ def main():
     check(dead_after is not None and dead_after <= 5.0, f"{victim} is dead on {' and '.join(others)} within 5 s",
           f"seen dead after {dead_after:.2f} s" if dead_after is not None else f"last seen: {seen}")
     if dead_after is not None:
-        measure(f"docker kill {victim} to dead on both others (polled with docker exec)", dead_after)
+        measure(f"docker kill {victim} to dead on both others (cluster_status through nginx)", dead_after)
 
     # ---- docker start --------------------------------------------------------------------------------------
     started_at = time.monotonic()
     run(["docker", "start", victim_container], check_rc=True)
-    alive_watch = StateWatch(cluster, others, victim, "alive", started_at)
+    alive_watch = StateWatch(backend, others, victim, "alive", started_at)
     # New clients through nginx from now on until one lands on the restarted node (least_conn prefers it: it
     # has none); the ones that land elsewhere stay connected.
     newcomers = []
@@ -418,7 +422,7 @@ def main():
     check(alive_after is not None, f"docker start {victim}: alive again on the others",
           f"after {alive_after:.2f} s" if alive_after is not None else f"last seen: {seen}")
     if alive_after is not None:
-        measure(f"docker start {victim} to alive on both others (polled with docker exec)", alive_after)
+        measure(f"docker start {victim} to alive on both others (cluster_status through nginx)", alive_after)
     status, answer = backend.emit("after-restart")
     everyone = subscribers + newcomers
     got = [s.wait_for("after-restart", 5) for s in everyone]

@@ -143,6 +143,22 @@ run_part() {
     return 0
 }
 
+# The context the builder is sent (the root .dockerignore applies): only what the Dockerfile copies.
+if printf 'FROM %s\nCOPY . /context\n' "$RUNTIME_IMAGE" |
+    docker build -q -t rocketws-context-probe -f - "$root" >"$work/context.log" 2>&1; then
+    context=$(docker run --rm --network none rocketws-context-probe sh -c \
+        'cd /context && echo "$(ls -A | tr "\n" " ")| $(du -sk . | cut -f1) KiB | $(find . -name ".build*" -o -name .git | head -3 | tr "\n" " ")"')
+    docker rmi rocketws-context-probe >/dev/null 2>&1
+    top=${context%%|*}
+    if [[ $top =~ ^(Package.resolved\ )?Package.swift\ Sources\ Tests\ $ ]] && [ -z "$(echo "$context" | cut -d'|' -f3 | tr -d ' ')" ]; then
+        pass "the build context holds only what the Dockerfile copies: ${top}($(echo "$context" | cut -d'|' -f2 | tr -d ' '))"
+    else
+        fail "the build context: $context"
+    fi
+else
+    fail "context probe build: $(tail -3 "$work/context.log")"
+fi
+
 # ---- 4. the image as the Kubernetes manifests run it ----------------------------------------------------------
 # deploy/kubernetes promises a read-only root file system, no capabilities, no privilege escalation and the
 # image's uid: one node of this image under exactly those settings must turn healthy and serve /healthz.
