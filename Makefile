@@ -74,7 +74,8 @@ docker-image:
 
 ## deploy/ for real (root; installs docker.io, compose, debootstrap, supervisor when missing; starts and stops
 ## dockerd): the compose cluster behind nginx in a Docker engine with local stand-in base images, supervisor
-## and systemd with the image's binaries, the Kubernetes manifests offline. About 15 min cold, 2 min warm.
+## and systemd with the image's binaries, the Kubernetes manifests offline. Cold (no images yet): stand-ins ~3-6 min
+## plus the image's release build, 8 min on a quiet 2-core machine, 30 min on a busy one; warm: ~3 min.
 test-compose: setup
 	scripts/test-compose.sh
 

@@ -115,7 +115,7 @@ if [ "${ROCKETWS_COMPOSE_COLD:-0}" = 1 ]; then
     docker builder prune -af >/dev/null 2>&1
 fi
 start=$(date +%s)
-echo "building the node image with the compose file (log: $work/build.log; from scratch about 8 minutes on 2 cores)"
+echo "building the node image with the compose file (log: $work/build.log; from scratch about 8 minutes on 2 quiet cores, cached afterwards)"
 if "${compose[@]}" build node1 >"$work/build.log" 2>&1 && docker image inspect "$image" >/dev/null 2>&1; then
     pass "the node image builds from deploy/compose/Dockerfile ($image)"
     echo "MEASURE: image build: $(( $(date +%s) - start )) s"
