@@ -8,7 +8,8 @@ APT_PACKAGES  = libnghttp2-dev pkg-config nghttp2-client nginx-light python3 pyt
 NODE_ARGS    ?=
 FUZZ_SECONDS ?= 300
 
-.PHONY: all setup build build-debug run test conformance cluster bench soak fuzz clean validate-deploy test-nginx docker-image
+.PHONY: all setup build build-debug run test conformance cluster bench soak fuzz clean validate-deploy test-nginx docker-image \
+        test-compose test-deploy-hosts validate-kubernetes
 
 all: build
 
@@ -66,9 +67,27 @@ test-nginx: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter Nginx
 
-## The node image (needs a Docker engine).
+## The node image (needs a Docker engine). Without a registry: SWIFT_IMAGE/RUNTIME_IMAGE from scripts/docker-base-images.sh.
+SWIFT_IMAGE   ?= swift:6.3-bookworm
+RUNTIME_IMAGE ?= debian:bookworm-slim
 docker-image:
-	docker build -f deploy/compose/Dockerfile -t rocketws:latest .
+	DOCKER_BUILDKIT=0 docker build -f deploy/compose/Dockerfile --build-arg SWIFT_IMAGE=$(SWIFT_IMAGE) \
+	  --build-arg RUNTIME_IMAGE=$(RUNTIME_IMAGE) -t rocketws:latest .
+
+## deploy/ for real (root; installs docker.io, compose, debootstrap, supervisor when missing; starts and stops
+## dockerd): the compose cluster behind nginx in a Docker engine with local stand-in base images, supervisor
+## and systemd with the image's binaries, the Kubernetes manifests offline. Cold (no images yet): stand-ins ~3-6 min
+## plus the image's release build, 8 min on a quiet 2-core machine, 30 min on a busy one; warm: ~3 min.
+test-compose: setup
+	scripts/test-compose.sh
+
+## supervisor and systemd only, with BIN (default .build/release, else .build/debug).
+test-deploy-hosts: setup
+	scripts/test-deploy-hosts.sh $(BIN)
+
+## deploy/kubernetes offline: kubectl kustomize + kubernetes-validate --strict (PyPI) + how the parts fit.
+validate-kubernetes: setup
+	scripts/validate-kubernetes.sh
 
 ## Soak: one release node, 10,000 WebSocket connections with churn and emits for 5 minutes (not in `make test`).
 soak: build

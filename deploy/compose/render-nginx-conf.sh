@@ -11,7 +11,7 @@
 #   ROCKETWS_WS_UPSTREAMS    (default: node1:58000,node2:58000,node3:58000)
 #   ROCKETWS_MS_UPSTREAMS    (default: node1:59999,node2:59999,node3:59999)
 #   ROCKETWS_NGINX_TEMP_DIR  (default: none, the nginx build's temp paths)
-#   ROCKETWS_NGINX_SERVER_PARAMS (default: "max_fails=1 fail_timeout=10s", appended to every server line)
+#   ROCKETWS_NGINX_SERVER_PARAMS (default: "max_fails=1 fail_timeout=1s", appended to every server line)
 # POSIX sh and awk only: it runs in the nginx image as well as on a developer machine.
 set -eu
 
@@ -23,7 +23,7 @@ ms_listen=${ROCKETWS_NGINX_MS_LISTEN:-59999}
 ws_upstreams=${ROCKETWS_WS_UPSTREAMS:-node1:58000,node2:58000,node3:58000}
 ms_upstreams=${ROCKETWS_MS_UPSTREAMS:-node1:59999,node2:59999,node3:59999}
 temp_dir=${ROCKETWS_NGINX_TEMP_DIR:-}
-server_params=${ROCKETWS_NGINX_SERVER_PARAMS:-max_fails=1 fail_timeout=10s}
+server_params=${ROCKETWS_NGINX_SERVER_PARAMS:-max_fails=1 fail_timeout=1s}
 
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
