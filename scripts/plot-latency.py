@@ -43,9 +43,14 @@ def plot(out, sweeps):
     fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
     colors = ["tab:red", "tab:blue", "tab:green", "tab:purple"]
     for (label, points), color in zip(sweeps, colors):
-        rates = [p[1] for p in points]
-        ax.plot(rates, [p[2] for p in points], "o-", color=color, label=f"{label} p50")
-        ax.plot(rates, [p[3] for p in points], "s--", color=color, label=f"{label} p99")
+        paced = [p for p in points if not p[7]]
+        rates = [p[1] for p in paced]
+        ax.plot(rates, [p[2] for p in paced], "o-", color=color, label=f"{label} p50")
+        ax.plot(rates, [p[3] for p in paced], "s--", color=color, label=f"{label} p99")
+        # The burst has no offered rate: drawn apart, at the rate it reached.
+        bursts = [p for p in points if p[7]]
+        ax.plot([p[1] for p in bursts], [p[2] for p in bursts], "*", ms=11, color=color)
+        ax.plot([p[1] for p in bursts], [p[3] for p in bursts], "*", ms=11, color=color, mfc="none")
         for name, rate, p50, p99, *_ , burst in points:
             if burst or name == "idle":
                 ax.annotate(name, (rate, p99), textcoords="offset points", xytext=(4, 6), fontsize=8, color=color)
