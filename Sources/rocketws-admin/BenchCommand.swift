@@ -20,6 +20,9 @@ extension RocketWSAdmin {
                 URLs, then emits --messages messages to --node over --publishers keep-alive connections. \
                 Each message carries {"seq": i, "t": send_unix_ns}; subscribers record latency, losses and \
                 duplicates. Waits for every delivery or --idle-timeout seconds without one.
+                --mode idle: one subscriber at 10 msg/s for --seconds (the latency a lone user sees). \
+                --mode sweep: idle, then each of --rates msg/s for --seconds to --subscribers, then the burst of \
+                --messages; with --json one object whose "steps" scripts/plot-latency.py draws.
                 """
         )
 
@@ -61,6 +64,18 @@ extension RocketWSAdmin {
         @Option(name: .long, help: "Subscribers connecting at the same time.")
         var connectConcurrency: Int = 64
 
+        @Option(name: .long, help: "run (one load, as set by the options above), idle or sweep.")
+        var mode: Mode = .run
+
+        @Option(name: .long, help: ArgumentHelp("Offered rates of --mode sweep, comma-separated.", valueName: "msg/s,..."))
+        var rates: String = "100,1000,5000"
+
+        @Option(name: .long, help: ArgumentHelp("How long each paced load of --mode idle and sweep lasts.", valueName: "seconds"))
+        var seconds: Double = 5
+
+        @Option(name: .long, help: "Label stored in --mode sweep's JSON (e.g. the commit measured).")
+        var label: String = "rocketws"
+
         @Flag(name: .long, help: "Measure the HTTP/2 peer mesh alone: two in-process meshes on loopback, one link, acknowledgements on.")
         var mesh = false
 
@@ -89,6 +104,28 @@ extension RocketWSAdmin {
             guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
             if let rate = self.rate, rate <= 0 { throw ValidationError("--rate must be positive") }
             guard !self.channel.isEmpty else { throw ValidationError("--channel must not be empty") }
+            guard self.seconds > 0 else { throw ValidationError("--seconds must be positive") }
+            guard let rates = self.sweepRates, !rates.isEmpty, rates.allSatisfy({ $0 > 0 }) else {
+                throw ValidationError("--rates must be positive numbers separated by commas")
+            }
+        }
+
+        /// What `bench --mode` runs.
+        enum Mode: String, ExpressibleByArgument, CaseIterable {
+            case run, idle, sweep
+        }
+
+        var sweepRates: [Double]? {
+            let rates = self.rates.split(separator: ",").map { Double($0.filter { $0 != " " }) }
+            return rates.contains(nil) ? nil : rates.compactMap { $0 }
+        }
+
+        var steps: [Bench.Step] {
+            switch mode {
+            case .run: []
+            case .idle: [.idle(seconds: seconds)]
+            case .sweep: Bench.Step.sweep(rates: sweepRates ?? [], subscribers: subscribers, seconds: seconds, burstMessages: messages)
+            }
         }
 
         func configuration() throws -> Bench.Configuration {
@@ -119,6 +156,7 @@ extension RocketWSAdmin {
             let configuration = try self.configuration()
             try FileLimit.raise(needed: self.subscribers + self.publishers + 64)
             let showProgress = Console.stderrIsTerminal
+            if mode != .run { return try await runSteps(configuration, showProgress: showProgress) }
             let report = try await reportingErrors(node: self.global.nodeURL) {
                 try await Bench.run(configuration) { line in
                     if showProgress { Console.error("bench: \(line)") }
@@ -129,6 +167,28 @@ extension RocketWSAdmin {
             } else {
                 print(Self.render(report, nodes: configuration.webSockets.count))
             }
+        }
+
+        /// `--mode idle` and `--mode sweep`: the steps one after the other, a table (or one JSON object).
+        func runSteps(_ configuration: Bench.Configuration, showProgress: Bool) async throws {
+            let results = try await reportingErrors(node: self.global.nodeURL) {
+                try await Bench.sweep(configuration, steps: self.steps) { line in
+                    if showProgress { Console.error("bench: \(line)") }
+                }
+            }
+            if self.global.json {
+                print(Bench.sweepJSON(results, label: self.label).serialized(pretty: true))
+                return
+            }
+            func ms(_ micros: Int) -> String { Self.decimal(Double(micros) / 1000, places: 2) }
+            let rows = results.map { step, report in
+                [
+                    step.name, "\(step.subscribers)", Self.decimal(report.emitsPerSecond, places: 0),
+                    Self.decimal(report.deliveriesPerSecond, places: 0), ms(report.latency.percentile(0.5)),
+                    ms(report.latency.percentile(0.99)), "\(report.lost)", "\(report.duplicated)",
+                ]
+            }
+            print(Table(headers: ["LOAD", "SUBSCRIBERS", "EMITS/S", "DELIVERIES/S", "P50 MS", "P99 MS", "LOST", "DUP"], rows: rows).render())
         }
 
         /// `--mesh`: frames/s and MB/s over one peer link through the public mesh API.

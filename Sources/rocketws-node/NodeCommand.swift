@@ -71,10 +71,10 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("private-channel-secret"), help: "Secret backends sign private-channel tokens with (private- channels are refused without it).")
     var privateChannelSecret: String?
 
-    @Option(name: .customLong("flush-delay-us"), help: "Shortest time between two flushes of pushed frames, in microseconds: under load a client gets the window's messages in one write; after a quiet spell a message leaves at once (throughput vs latency).")
-    var flushDelayMicroseconds = 50000
+    @Option(name: .customLong("flush-delay-us"), help: "Shortest time between two write rounds of pushed frames on one client loop while CPU is spare, in microseconds (0: a message leaves as soon as the loop gets to it and batches grow only with the load; longer: fewer writes per client at that much added latency).")
+    var flushDelayMicroseconds = 0
 
-    @Option(name: .customLong("max-flush-delay-us"), help: "Longest time between two flushes, in microseconds, while the machine's CPUs are saturated (the window stretches from --flush-delay-us so fewer, larger writes let more messages through; equal to --flush-delay-us: never stretched).")
+    @Option(name: .customLong("max-flush-delay-us"), help: "Longest time between two write rounds, in microseconds, while a client loop is starved of CPU (its rounds start late): fewer, larger writes then let more messages through; equal to --flush-delay-us: never stretched.")
     var maxFlushDelayMicroseconds = 150000
 
     @Option(name: .customLong("fan-out-nice"), help: "Nice levels added to the client (fan-out) threads so answers and acknowledgements win a saturated CPU (0 = off).")

@@ -184,7 +184,7 @@ import Testing
     }
 
     @Test func metricsCountTraffic() async throws {
-        let node = try await TestNode.start()
+        let node = try await TestNode.start { $0.webSocket.flushDelay = .milliseconds(20) }
         let ws = try await node.client()
         try await ws.subscribe("m")
         _ = try await node.backend().call(method: "emit", params: ["channel": "m", "data": ["a": 1]])
@@ -195,8 +195,8 @@ import Testing
         #expect(text.contains("rocketws_messages_in_total 1"))
         #expect(text.contains("rocketws_messages_out_total 1"))
         #expect(text.contains("rocketws_publish_latency_seconds_bucket"))
-        // An idle node's fan-out window is the base one (--flush-delay-us, 50 ms by default).
-        #expect(text.contains("rocketws_fanout_window_seconds 0.05\n"))
+        // An idle node's fan-out window is the base one (--flush-delay-us; 0 by default, 20 ms here).
+        #expect(text.contains("rocketws_fanout_window_seconds 0.02\n"))
         await node.stop()
     }
 }

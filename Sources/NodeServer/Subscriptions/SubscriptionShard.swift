@@ -4,13 +4,15 @@ import Synchronization
 
 /// The WebSocket sessions and subscriptions of ONE event loop, and its part of the message path.
 ///
-/// Publishers (any thread) append to the shard's inbox without waking the loop; only the first message of a
-/// window schedules the window's end, a window after the previous flush (at once after a quiet spell). The
-/// window is `flushDelay`, stretched towards `maxFlushDelay` while the CPUs are saturated (`AdaptiveWindow`).
-/// When the window closes the loop applies the inbox: each frame is copied into its channel's `FrameBatch`,
-/// every batch is written to each of its subscribers as one shared buffer, and every written connection is
-/// flushed once. A busy subscriber costs one write per window however many messages it gets, and the
-/// publishing thread pays one locked append per loop and message, no thread wake-up.
+/// Publishers (any thread) append to the shard's inbox; only the first message while the loop has nothing
+/// scheduled wakes it. The loop then writes a round: it applies the inbox (each frame is copied into its
+/// channel's `FrameBatch`), writes every batch to each of its subscribers as one shared buffer, and flushes
+/// every written connection once. What is published while a round runs goes out together in the next round,
+/// the loop's next task; so an idle loop writes a message as soon as it gets to it, and batches grow only
+/// with the load. While the loop is starved of CPU its rounds are spread further apart (`FanOutPacer`,
+/// `AdaptiveWindow`): fewer, larger writes then let more messages through. A busy subscriber costs one
+/// write per round however many messages it gets, and the publishing thread pays one locked append per loop
+/// and message.
 ///
 /// Order: a channel's frames reach each subscriber in the order they were published to this shard. A change
 /// of audience (register, subscribe, unsubscribe, unregister) first applies the inbox and writes out the
@@ -19,28 +21,33 @@ import Synchronization
 final class SubscriptionShard {
     let loop: any EventLoop
     let index: Int
-    /// How long published frames may wait for more before they are written together (see `SubscriptionShard`).
-    private var window: AdaptiveWindow {
-        didSet { publishedLength.store(window.length.nanoseconds, ordering: .relaxed) }
+    /// When the loop writes (rounds, windows, re-entrancy); loop-confined.
+    private var pacer: FanOutPacer {
+        didSet {
+            publishedLength.store(pacer.window.length.nanoseconds, ordering: .relaxed)
+            lastRoundNanos.store(pacer.lastRound.uptimeNanoseconds, ordering: .relaxed)
+        }
     }
-    /// `window`'s bounds and current length, for readers on other threads (`windowLength`).
+    /// The window's bounds, and the pacer's current window and last round, for readers on other threads.
     private let windowBounds: AdaptiveWindow.Bounds
     private let publishedLength: Synchronization.Atomic<Int64>
+    private let lastRoundNanos = Synchronization.Atomic<UInt64>(0)
     /// The current window, readable from any thread: the base one once the loop has been quiet long enough that
-    /// the next message starts from it (`AdaptiveWindow.opening`).
+    /// the next round starts from it (`AdaptiveWindow.opening`).
     var windowLength: TimeAmount {
-        windowBounds.isQuietSpell(.now() - lastFlush) ? windowBounds.base : .nanoseconds(publishedLength.load(ordering: .relaxed))
+        let quietFor = NIODeadline.now() - .uptimeNanoseconds(lastRoundNanos.load(ordering: .relaxed))
+        return windowBounds.isQuietSpell(quietFor) ? windowBounds.base : .nanoseconds(publishedLength.load(ordering: .relaxed))
     }
 
     private struct Inbox {
         var deliveries: [ShardDelivery] = []
-        /// A window is open: its end is scheduled (or about to be) and will apply everything queued.
-        var windowOpen = false
+        /// The loop has been woken (or has a round scheduled) and will apply everything queued.
+        var wakeRequested = false
 
-        /// Opens the window; true when it was closed (the caller schedules its end).
-        mutating func openWindow() -> Bool {
-            defer { windowOpen = true }
-            return !windowOpen
+        /// Notes a wake-up; true when none was requested yet (the caller wakes the loop).
+        mutating func requestWake() -> Bool {
+            defer { wakeRequested = true }
+            return !wakeRequested
         }
     }
     private let inbox = NIOLockedValueBox(Inbox())
@@ -54,35 +61,25 @@ final class SubscriptionShard {
     private var broadcasts = FrameBatch()
     /// Sessions written to since the last flush.
     private var dirty: ContiguousArray<WebSocketSession> = []
-    /// When the last window ended (uptime nanoseconds): written on the loop, read by `windowLength` too.
-    private let lastFlushNanos = Synchronization.Atomic<UInt64>(0)
-    private var lastFlush: NIODeadline {
-        get { .uptimeNanoseconds(lastFlushNanos.load(ordering: .relaxed)) }
-        set { lastFlushNanos.store(newValue.uptimeNanoseconds, ordering: .relaxed) }
-    }
-    /// How many shard operations (a window's end, an audience change) are on the stack. A write can close a
-    /// session re-entrantly (a write error ends the connection), and the audience change that follows must not
-    /// apply messages published meanwhile: only the outermost operation applies the inbox, so frames are never
-    /// written ahead of older ones still being sealed.
-    private var depth = 0
     /// Promises of congested publishers, completed at the next flush.
     private var writtenPromises: [EventLoopPromise<Void>] = []
     /// The inbox's other array (see `applyTaken`).
     private var spareDeliveries: [ShardDelivery] = []
     private let allocator = ByteBufferAllocator()
 
-    /// A channel batch this big is written and flushed before its window ends: a whole window's frames count
-    /// against each subscriber's queue bound until flushed, and a client that keeps up must not be closed.
+    /// A channel batch this big is written and flushed before its round ends: a round's frames count against
+    /// each subscriber's queue bound until flushed, and a client that keeps up must not be closed.
     let earlyWriteBytes: Int
 
-    /// `flushDelay`: the window when CPU is plentiful; `maxFlushDelay`: the longest it stretches to while the
-    /// CPUs are saturated (nil or `flushDelay`: never stretched).
+    /// `flushDelay`: the shortest time between two rounds while CPU is spare (zero: rounds follow the load);
+    /// `maxFlushDelay`: the longest it stretches to while the loop is starved of CPU (nil or `flushDelay`:
+    /// never stretched).
     init(loop: any EventLoop, index: Int, flushDelay: TimeAmount, maxFlushDelay: TimeAmount? = nil, earlyWriteBytes: Int = 1 << 20) {
         self.loop = loop
         self.index = index
         let bounds = AdaptiveWindow.Bounds(base: flushDelay, limit: maxFlushDelay ?? flushDelay)
         self.windowBounds = bounds
-        self.window = AdaptiveWindow(bounds)
+        self.pacer = FanOutPacer(bounds: bounds)
         self.publishedLength = Synchronization.Atomic(bounds.base.nanoseconds)
         self.earlyWriteBytes = earlyWriteBytes
     }
@@ -95,12 +92,12 @@ final class SubscriptionShard {
     /// Queues a frame for the subscribers of `channel` (or, with nil, for every session) here. Returns a
     /// future of its write when this shard already has `backlogLimit` messages waiting (backpressure), else nil.
     func enqueue(_ frame: ByteBuffer, channel: String?, excluding excluded: WebSocketSession? = nil) -> EventLoopFuture<Void>? {
-        let (opensWindow, written) = inbox.withLockedValue { inbox -> (Bool, EventLoopPromise<Void>?) in
+        let (wakes, written) = inbox.withLockedValue { inbox -> (Bool, EventLoopPromise<Void>?) in
             let written = inbox.deliveries.count >= Self.backlogLimit ? loop.makePromise(of: Void.self) : nil
             inbox.deliveries.append(ShardDelivery(frame: frame, channel: channel, excluded: excluded, written: written))
-            return (inbox.openWindow(), written)
+            return (inbox.requestWake(), written)
         }
-        if opensWindow { loop.execute { [self] in scheduleWindowEnd() } }
+        if wakes { wakeLoop() }
         return written?.futureResult
     }
 
@@ -145,63 +142,68 @@ final class SubscriptionShard {
     }
 
     /// An audience change: the messages published before it are applied first (by the outermost shard
-    /// operation only, see `depth`), so it takes effect exactly between two messages.
+    /// operation only, see `FanOutPacer`), so it takes effect exactly between two messages.
     private func changingAudience<Result>(_ change: () -> Result) -> Result {
-        depth += 1
-        defer { depth -= 1 }
-        if depth == 1 { applyTaken() }
-        return change()
+        guard pacer.audienceChanging() else { return change() }
+        applyTaken()
+        let result = change()
+        pacer.audienceChanged()
+        // Batches sealed by the change wait for their flush in the next round.
+        if !dirty.isEmpty, inbox.withLockedValue({ $0.requestWake() }) { wakeLoop() }
+        return result
     }
 
-    /// Called by a session that was written to outside a window (a sealed batch) and is not yet waiting for a flush.
+    /// Called by a session on its first write since its last flush.
     func markDirty(_ session: WebSocketSession) {
         dirty.append(session)
-        if inbox.withLockedValue({ $0.openWindow() }) { scheduleWindowEnd() }
     }
 
-    // MARK: The window
+    // MARK: Rounds
 
-    /// Flushes are at least a window apart (`flushDelay`, longer while the CPUs are saturated: `AdaptiveWindow`):
-    /// after a quiet spell that long the window ends at once (after the tasks already queued here); under load it
-    /// ends a window after the previous flush.
-    private func scheduleWindowEnd() {
-        let now = NIODeadline.now()
-        let due = lastFlush + window.length
-        if window.length == .zero || due <= now {
-            window.opening(quietFor: now - lastFlush)
-            loop.execute { [self] in endWindow(due: now) }
-        } else {
-            loop.scheduleTask(deadline: due) { [self] in endWindow(due: due) }
+    private func wakeLoop() {
+        loop.execute { [self] in perform(pacer.wokeUp(now: .now())) }
+    }
+
+    private func perform(_ action: FanOutPacer.Action) {
+        switch action {
+        case .none:
+            return
+        case .writeRound:
+            writeRound()
+        case .wakeAgain:
+            wakeLoop()
+        case .armTimer(let due):
+            loop.scheduleTask(deadline: due) { [self] in perform(pacer.timerFired(due: due, now: .now())) }
         }
     }
 
-    /// `due`: when the window's end was meant to run; how late it ran sizes the next window.
-    private func endWindow(due: NIODeadline) {
-        depth += 1
-        defer { depth -= 1 }
-        window.windowEnded(lateness: .now() - due)
+    /// Applies the inbox, writes every batch, flushes every written connection, then tells the pacer whether
+    /// more is waiting (closing the inbox under the same lock when not, so the next publisher wakes the loop).
+    private func writeRound() {
         applyTaken()
-        lastFlush = .now()
         sealChannels()
         sealBroadcasts()
         var sessions: ContiguousArray<WebSocketSession> = []
         swap(&sessions, &dirty)
         let written = writtenPromises
         writtenPromises.removeAll()
-        // Close the window; messages queued since the take above open the next one at once.
-        let reopen = inbox.withLockedValue { inbox -> Bool in
-            if inbox.deliveries.isEmpty { inbox.windowOpen = false }
-            return inbox.windowOpen
-        }
         for session in sessions { session.flushPending() }
         for promise in written { promise.succeed() }
-        if reopen { scheduleWindowEnd() }
+        sessions.removeAll(keepingCapacity: true)
+        if dirty.isEmpty { dirty = sessions }
+        // Sessions written to during the flushes (a re-entrant close's seal) wait for the next round too.
+        let unflushed = !dirty.isEmpty
+        let more = inbox.withLockedValue { inbox -> Bool in
+            if inbox.deliveries.isEmpty, !unflushed { inbox.wakeRequested = false }
+            return inbox.wakeRequested
+        }
+        perform(pacer.roundEnded(now: .now(), moreWaiting: more))
     }
 
-    /// Ends the current window now (node shutdown: what was accepted is written before clients are closed).
+    /// Writes a round now, whatever the window (node shutdown: what was accepted is written before clients are
+    /// closed).
     func flushNow() {
-        let open = inbox.withLockedValue { $0.windowOpen }
-        if open || !dirty.isEmpty { endWindow(due: .now()) }
+        perform(pacer.forceRound(now: .now()))
     }
 
     /// Swaps the inbox with an empty array (whose storage alternates between the two: no allocation per take)

@@ -11,13 +11,14 @@ public struct WebSocketSettings: Sendable {
     public var maxQueueBytes: Int = 16 << 20 {
         willSet { precondition(newValue >= 1024, "maxQueueBytes must be at least 1 KiB") }
     }
-    /// The shortest time between two flushes of pushed frames on one event loop: under load, one write per
-    /// client carries every message of the window instead of one syscall each; a message after a quiet spell
-    /// this long leaves at once. Adds at most this to latency (0: every loop pass flushes).
-    public var flushDelay: TimeAmount = .milliseconds(50)
-    /// The longest the window between flushes stretches while the machine's CPUs are saturated (the fan-out
-    /// loops' timers run late): fewer, larger writes then let more messages through. Back to `flushDelay` once
-    /// CPU is spare again. Equal to (or shorter than) `flushDelay`: never stretched.
+    /// The shortest time between two write rounds of pushed frames on one event loop while CPU is spare.
+    /// Zero (the default): an idle loop writes a message as soon as it gets to it, and batches grow only with
+    /// the load (what is published during a round goes out in the next). Longer: every client gets at most one
+    /// write per this interval, at this much added latency (a round after a quiet spell still starts at once).
+    public var flushDelay: TimeAmount = .zero
+    /// The longest the time between rounds stretches to while the loop is starved of CPU (its back-to-back
+    /// rounds start late): fewer, larger writes then let more messages through. Back to `flushDelay` once
+    /// rounds start on time again. Equal to (or shorter than) `flushDelay`: never stretched.
     public var maxFlushDelay: TimeAmount = .milliseconds(150)
     /// How long a closing client may take to answer our close frame before the TCP connection is cut.
     public var closeGrace: TimeAmount = .seconds(2)
