@@ -10,6 +10,7 @@ enum Environment {
     static let options = [
         "ws-conn", "ms-conn", "peer-conn", "node-name", "advertise", "join", "cluster-secret", "api-key",
         "max-message-bytes", "max-queue-bytes", "max-channels", "max-connections", "allowed-origins", "max-requests-per-second", "private-channel-secret", "flush-delay-us", "max-flush-delay-us", "fan-out-nice", "threads", "log-level",
+        "amqp-url", "amqp-queue", "amqp-prefetch", "amqp-message-ttl-s", "amqp-heartbeat-s",
     ]
 
     static func variable(for option: String) -> String {

@@ -67,6 +67,21 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("fan-out-nice"), help: "Nice levels added to the client (fan-out) threads so answers and acknowledgements win a saturated CPU (0 = off).")
     var fanOutNice: Int32 = 10
 
+    @Option(name: .customLong("amqp-url"), help: "RabbitMQ message source amqp://USER:PASS@HOST:5672/VHOST (off when absent): consume a durable queue, each message one JSON-RPC request or batch, acknowledged once answered.")
+    var amqpURL: String?
+
+    @Option(name: .customLong("amqp-queue"), help: "Queue the RabbitMQ source declares (durable) and consumes; every node of the cluster shares it.")
+    var amqpQueue = "rocketws"
+
+    @Option(name: .customLong("amqp-prefetch"), help: "Unacknowledged RabbitMQ messages the broker may hand this node at once (basic.qos).")
+    var amqpPrefetch = 256
+
+    @Option(name: .customLong("amqp-message-ttl-s"), help: "x-message-ttl of the declared queue in seconds (0: none); must match an existing queue's.")
+    var amqpMessageTTLSeconds = 3600
+
+    @Option(name: .customLong("amqp-heartbeat-s"), help: "AMQP heartbeat interval asked of the broker in seconds; a broker silent for two intervals is dead (0: no heartbeats).")
+    var amqpHeartbeatSeconds = 30
+
     @Option(help: "Event loop threads (default: number of cores).")
     var threads: Int?
 
@@ -100,6 +115,17 @@ struct NodeCommand: AsyncParsableCommand {
         guard maxMessageBytes > 0 else { throw ValidationError("--max-message-bytes must be positive") }
         guard maxQueueBytes >= 1024 else { throw ValidationError("--max-queue-bytes must be at least 1024") }
         guard maxChannels > 0, maxConnections > 0, maxRequestsPerSecond > 0 else { throw ValidationError("limits must be positive") }
+        if let amqpURL, !amqpURL.isEmpty {
+            do {
+                _ = try AMQPSourceSettings(url: amqpURL)
+            } catch {
+                throw ValidationError("--amqp-url: \(error)")
+            }
+        }
+        guard !amqpQueue.isEmpty, amqpQueue.utf8.count <= 255 else { throw ValidationError("--amqp-queue must be 1 to 255 bytes") }
+        guard (1...65535).contains(amqpPrefetch) else { throw ValidationError("--amqp-prefetch must be 1 to 65535") }
+        guard (0...2_000_000).contains(amqpMessageTTLSeconds) else { throw ValidationError("--amqp-message-ttl-s must be 0 to 2000000") }
+        guard (0...65535).contains(amqpHeartbeatSeconds) else { throw ValidationError("--amqp-heartbeat-s must be 0 to 65535") }
     }
 
     func makeConfiguration() -> NodeConfiguration {
@@ -126,6 +152,13 @@ struct NodeCommand: AsyncParsableCommand {
         config.fanOutNice = max(0, min(19, fanOutNice))
         config.webSocket.privateChannelSecret = privateChannelSecret.flatMap { $0.isEmpty ? nil : $0 }
         if let threads { config.eventLoopThreads = max(1, threads) }
+        if let amqpURL, !amqpURL.isEmpty, var amqp = try? AMQPSourceSettings(url: amqpURL) {
+            amqp.queue = amqpQueue
+            amqp.prefetch = amqpPrefetch
+            amqp.messageTTLSeconds = amqpMessageTTLSeconds
+            amqp.heartbeatSeconds = amqpHeartbeatSeconds
+            config.amqp = amqp
+        }
         return config
     }
 

@@ -12,6 +12,16 @@ public protocol BackendAPI: Sendable {
     func metricsText() -> [UInt8]
     /// A request was refused for a missing or wrong API key (counted in the metrics).
     func refusedUnauthorized()
+    /// Handles a body taken from a queue: as `handleBackendBody`, but every emit waits for the cluster's
+    /// answer (even a notification's), and the answers go nowhere: the outcome says what the body held.
+    func handleQueuedBody(_ body: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<QueuedBodyOutcome>
+}
+
+extension BackendAPI {
+    /// For an API that does not classify queued bodies: handled as a backend body, counted as one other method.
+    public func handleQueuedBody(_ body: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<QueuedBodyOutcome> {
+        handleBackendBody(body, on: loop).map { _ in QueuedBodyOutcome(otherMethods: 1) }
+    }
 }
 
 /// A way for backends to reach the node, as in the original RocketWS ("can support multiple message
