@@ -21,10 +21,11 @@ setup:
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
 	python3 -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	python3 -c 'import yaml' >/dev/null 2>&1 || missing="$$missing python3-yaml"; \
+	[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$$missing rabbitmq-server"; \
 	if [ -n "$$missing" ]; then \
 	  echo "setup: installing$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO scripts/apt-install-no-start.sh $$missing; \
 	fi
 
 build: setup
@@ -72,7 +73,7 @@ docker-image:
 soak: build
 	SKIP_BUILD=1 scripts/soak.sh 300
 
-## libFuzzer targets (Fuzz/): JSON-RPC, the WebSocket request path, peer frames; FUZZ_SECONDS each; findings in fuzz-out/.
+## libFuzzer targets (Fuzz/): JSON-RPC, the WebSocket request path, peer frames, AMQP frames; FUZZ_SECONDS each; findings in fuzz-out/.
 fuzz: setup
 	Fuzz/run.sh $(FUZZ_SECONDS)
 

@@ -42,6 +42,9 @@ start() {
     accepting "$2" && fail "port $2 is already taken"
     (
         environment "$dir"
+        # The broker outlives this script: it must not hold the caller's descriptors (a caller that waits for
+        # a pipe to close, as Foundation's Process does, would wait for the broker to exit).
+        for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
         cd "$dir" && exec setsid "$BIN/rabbitmq-server" </dev/null >>"$dir/log/console.log" 2>&1
     ) &
     echo $! >"$dir/server.pid"
