@@ -39,7 +39,11 @@ for i in 1 2 3; do for s in $(seq "$SUBS"); do
   "$bin/rocketws-admin" listen --ws "ws://127.0.0.1:2687$i/" qbench >/dev/null 2>&1 &
   pids+=($!)
 done; done
-sleep 2
+for _ in $(seq 300); do
+  n=0; for i in 1 2 3; do v=$(curl -sf "http://127.0.0.1:2697$i/metrics" | awk '$1=="rocketws_subscriptions"{print int($2)}'); n=$((n + ${v:-0})); done
+  [ $n -ge $((SUBS * 3)) ] && break; sleep 0.1
+done
+[ $n -ge $((SUBS * 3)) ] || { echo "amqp-bench: subscribers did not subscribe"; exit 1; }
 delivered() {
   local sum=0 v
   for i in 1 2 3; do
