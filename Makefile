@@ -24,10 +24,11 @@ setup:
 	python3 -c 'import yaml' >/dev/null 2>&1 || missing="$$missing python3-yaml"; \
 	command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing="$$missing iproute2"; \
 	command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing="$$missing iptables"; \
+	[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$$missing rabbitmq-server"; \
 	if [ -n "$$missing" ]; then \
 	  echo "setup: installing$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO scripts/apt-install-no-start.sh $$missing; \
 	fi
 
 build: setup
@@ -93,7 +94,7 @@ validate-kubernetes: setup
 soak: build
 	SKIP_BUILD=1 scripts/soak.sh 300
 
-## libFuzzer targets (Fuzz/): JSON-RPC, the WebSocket request path, peer frames; FUZZ_SECONDS each; findings in fuzz-out/.
+## libFuzzer targets (Fuzz/): JSON-RPC, the WebSocket request path, peer frames, AMQP frames; FUZZ_SECONDS each; findings in fuzz-out/.
 fuzz: setup
 	Fuzz/run.sh $(FUZZ_SECONDS)
 

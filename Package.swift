@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "ClusterKit", targets: ["ClusterKit"]),
         .library(name: "NodeServer", targets: ["NodeServer"]),
         .library(name: "RocketWSClient", targets: ["RocketWSClient"]),
+        .library(name: "AMQP", targets: ["AMQP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -49,11 +50,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // An AMQP 0-9-1 queue consumer as a pure frame codec and state machine (no sockets): RabbitMQ source.
+        .target(
+            name: "AMQP",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
         // One node's serving side: JSON-RPC, subscriptions, WebSocket server, MessagesSource.
         .target(
             name: "NodeServer",
             dependencies: [
                 "ClusterKit",
+                "AMQP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -109,6 +116,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "AMQPTests",
+            dependencies: ["AMQP", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "NodeServerTests",

@@ -32,6 +32,10 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "FuzzAMQPFrame",
+            dependencies: ["CLibFuzzer", .product(name: "AMQP", package: rootIdentity)]
+        ),
+        .executableTarget(
             name: "FuzzPeerFrame",
             dependencies: ["CLibFuzzer", .product(name: "ClusterKit", package: rootIdentity)]
         ),

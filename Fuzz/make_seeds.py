@@ -124,3 +124,35 @@ for name, payload in interest.items():
 for name, stream in cluster.items():
     write("FuzzPeerFrame", "cluster-" + name, bytes([255]) + stream)
 write("FuzzPeerFrame", "chunked", bytes([2]) + cluster["forward"] + pf(16, membership["ping"]) + pf(17, interest["delta"]))
+
+# --- AMQP 0-9-1 broker streams (byte 0: chunk size; then frames as RabbitMQ sends them) --------------------
+def af(kind, channel, payload):
+    return struct.pack(">BHI", kind, channel, len(payload)) + payload + b"\xce"
+def shortstr(s):
+    return bytes([len(s)]) + s
+def longstr(s):
+    return struct.pack(">I", len(s)) + s
+def method(cls, mid, args=b"", channel=0):
+    return af(1, channel, struct.pack(">HH", cls, mid) + args)
+table = (shortstr(b"product") + b"S" + longstr(b"RabbitMQ") + shortstr(b"capabilities") + b"F"
+         + longstr(shortstr(b"basic.nack") + b"t\x01") + shortstr(b"n") + b"A" + longstr(b"I\x00\x00\x00\x01V")
+         + shortstr(b"d") + b"d" + struct.pack(">d", 1.5) + shortstr(b"D") + b"D\x02" + struct.pack(">I", 314))
+start = method(10, 10, b"\x00\x09" + longstr(table) + longstr(b"AMQPLAIN PLAIN") + longstr(b"en_US"))
+tune = method(10, 30, struct.pack(">HIH", 2047, 131072, 60))
+handshake = (start + tune + method(10, 41, shortstr(b"")) + method(20, 11, longstr(b""), 1)
+             + method(50, 11, shortstr(b"rocketws") + struct.pack(">II", 3, 1), 1) + method(60, 11, b"", 1)
+             + method(60, 21, shortstr(b"amq.ctag-1"), 1))
+body = b'{"jsonrpc":"2.0","method":"emit","params":{"channel":"news","data":{"n":1}}}'
+deliver = (method(60, 60, shortstr(b"amq.ctag-1") + struct.pack(">Q", 1) + b"\x00" + shortstr(b"") + shortstr(b"rocketws"), 1)
+           + af(2, 1, struct.pack(">HHQH", 60, 0, len(body), 0x1000) + b"\x02") + af(3, 1, body[:30]) + af(3, 1, body[30:]))
+amqp = {
+    "handshake": handshake,
+    "deliver": handshake + deliver + af(8, 0, b""),
+    "close": handshake + method(10, 50, struct.pack(">H", 320) + shortstr(b"CONNECTION_FORCED") + struct.pack(">HH", 0, 0)),
+    "channel_close": handshake + method(20, 40, struct.pack(">H", 406) + shortstr(b"PRECONDITION_FAILED") + struct.pack(">HH", 50, 10), 1),
+    "cancel": handshake + method(60, 30, shortstr(b"amq.ctag-1") + b"\x00", 1),
+    "version": b"AMQP\x00\x00\x09\x01",
+}
+for name, stream in amqp.items():
+    write("FuzzAMQPFrame", name, bytes([255]) + stream)
+write("FuzzAMQPFrame", "chunked", bytes([3]) + handshake + deliver)

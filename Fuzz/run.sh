@@ -6,13 +6,13 @@
 #                                         runs grew into Fuzz/Corpus/
 #   Fuzz/run.sh build                     build only
 #
-# Environment: FUZZ_TARGETS="FuzzJSONRPC FuzzWebSocket FuzzPeerFrame" (subset/order), FUZZ_ARGS (extra
+# Environment: FUZZ_TARGETS="FuzzJSONRPC FuzzWebSocket FuzzPeerFrame FuzzAMQPFrame" (subset/order), FUZZ_ARGS (extra
 # libFuzzer flags, e.g. "-jobs=2 -workers=2"). Crashes, timeouts and the grown corpus go to fuzz-out/<target>/;
 # the script exits 1 when any target found something. Reproduce one with: .build-fuzz/release/<target> <file>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TARGETS=${FUZZ_TARGETS:-"FuzzJSONRPC FuzzWebSocket FuzzPeerFrame"}
+TARGETS=${FUZZ_TARGETS:-"FuzzJSONRPC FuzzWebSocket FuzzPeerFrame FuzzAMQPFrame"}
 SCRATCH=$ROOT/.build-fuzz
 OUT=$ROOT/fuzz-out
 

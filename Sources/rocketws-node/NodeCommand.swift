@@ -91,6 +91,20 @@ struct NodeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("http-idle-timeout-s"), help: "Seconds a keep-alive MessagesSource connection may stay idle between requests.")
     var httpIdleTimeoutSeconds = 60.0
+    @Option(name: .customLong("amqp-url"), help: "RabbitMQ message source amqp://USER:PASS@HOST:5672/VHOST (off when absent): consume a durable queue, each message one JSON-RPC request or batch, acknowledged once answered.")
+    var amqpURL: String?
+
+    @Option(name: .customLong("amqp-queue"), help: "Queue the RabbitMQ source declares (durable) and consumes; every node of the cluster shares it.")
+    var amqpQueue = "rocketws"
+
+    @Option(name: .customLong("amqp-prefetch"), help: "Unacknowledged RabbitMQ messages the broker may hand this node at once (basic.qos).")
+    var amqpPrefetch = 256
+
+    @Option(name: .customLong("amqp-message-ttl-s"), help: "x-message-ttl of the declared queue in seconds (0: none); must match an existing queue's.")
+    var amqpMessageTTLSeconds = 3600
+
+    @Option(name: .customLong("amqp-heartbeat-s"), help: "AMQP heartbeat interval asked of the broker in seconds; a broker silent for two intervals is dead (0: no heartbeats).")
+    var amqpHeartbeatSeconds = 30
 
     @Option(help: "Event loop threads (default: number of cores).")
     var threads: Int?
@@ -136,6 +150,17 @@ struct NodeCommand: AsyncParsableCommand {
         ] where !(value > 0 && value <= 86_400) {
             throw ValidationError("\(flag) must be a number of seconds above 0 (at most 86400)")
         }
+        if let amqpURL, !amqpURL.isEmpty {
+            do {
+                _ = try AMQPSourceSettings(url: amqpURL)
+            } catch {
+                throw ValidationError("--amqp-url: \(error)")
+            }
+        }
+        guard !amqpQueue.isEmpty, amqpQueue.utf8.count <= 255 else { throw ValidationError("--amqp-queue must be 1 to 255 bytes") }
+        guard (1...65535).contains(amqpPrefetch) else { throw ValidationError("--amqp-prefetch must be 1 to 65535") }
+        guard (0...2_000_000).contains(amqpMessageTTLSeconds) else { throw ValidationError("--amqp-message-ttl-s must be 0 to 2000000") }
+        guard (0...65535).contains(amqpHeartbeatSeconds) else { throw ValidationError("--amqp-heartbeat-s must be 0 to 65535") }
     }
 
     func makeConfiguration() -> NodeConfiguration {
@@ -170,6 +195,13 @@ struct NodeCommand: AsyncParsableCommand {
         config.webSocket.handshakeTimeout = .nanoseconds(Self.nanoseconds(handshakeTimeoutSeconds))
         config.messagesSource.handshakeTimeout = .nanoseconds(Self.nanoseconds(handshakeTimeoutSeconds))
         config.messagesSource.idleTimeout = .nanoseconds(Self.nanoseconds(httpIdleTimeoutSeconds))
+        if let amqpURL, !amqpURL.isEmpty, var amqp = try? AMQPSourceSettings(url: amqpURL) {
+            amqp.queue = amqpQueue
+            amqp.prefetch = amqpPrefetch
+            amqp.messageTTLSeconds = amqpMessageTTLSeconds
+            amqp.heartbeatSeconds = amqpHeartbeatSeconds
+            config.amqp = amqp
+        }
         return config
     }
 

@@ -159,7 +159,7 @@ private struct LoopSimulation {
     private(set) var worstWait = TimeAmount.zero
 
     init(seed: UInt64, ratePerSecond: Double, starved: Bool) {
-        random = SplitMix(state: seed)
+        random = SplitMix(seed: seed)
         interval = 1000 / ratePerSecond
         self.starved = starved
     }
@@ -220,18 +220,4 @@ private struct LoopSimulation {
             perform(pacer.roundEnded(now: Self.deadline(ended), moreWaiting: wakeRequested), now: ended)
         }
     }
-}
-
-/// A small seeded generator, so the simulation is the same on every run.
-private struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

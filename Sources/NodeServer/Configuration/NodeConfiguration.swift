@@ -29,6 +29,8 @@ public struct NodeConfiguration: Sendable {
     /// Nice level added to the client (fan-out) loop threads so the backend and cluster loops win the CPU
     /// when it is saturated; 0 leaves them alone.
     public var fanOutNice: Int32 = 10
+    /// The RabbitMQ message source (`--amqp-url` ...); nil: off.
+    public var amqp: AMQPSourceSettings?
     /// Whether to run as a cluster member (peer listener, gossip); off only for the serving side alone.
     public var clustered = true
 

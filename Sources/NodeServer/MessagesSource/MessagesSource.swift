@@ -14,10 +14,17 @@ public protocol BackendAPI: Sendable {
     func refusedUnauthorized()
     /// A connection was closed because its first request head did not complete in time (counted).
     func handshakeTimedOut()
+    /// Handles a body taken from a queue: as `handleBackendBody`, but every emit waits for the cluster's
+    /// answer (even a notification's), and the answers go nowhere: the outcome says what the body held.
+    func handleQueuedBody(_ body: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<QueuedBodyOutcome>
 }
 
 extension BackendAPI {
     public func handshakeTimedOut() {}
+    /// For an API that does not classify queued bodies: handled as a backend body, counted as one other method.
+    public func handleQueuedBody(_ body: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<QueuedBodyOutcome> {
+        handleBackendBody(body, on: loop).map { _ in QueuedBodyOutcome(otherMethods: 1) }
+    }
 }
 
 /// A way for backends to reach the node, as in the original RocketWS ("can support multiple message

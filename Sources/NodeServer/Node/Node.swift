@@ -34,6 +34,9 @@ public final class Node: Service {
     private let api: NodeAPI
     private let webSocketServer: WebSocketServer
     private let sources: [any MessagesSource]
+    /// Sources that consume a queue: started last and stopped first (before the node leaves the cluster, so
+    /// the messages in hand are still answered cluster-wide and acknowledged).
+    private let queueSources: [any MessagesSource]
     private let stopped = NIOLockedValueBox(false)
 
     /// A node with the default HTTP message source. `cluster` overrides the cluster link (tests).
@@ -73,6 +76,13 @@ public final class Node: Service {
         var sources: [any MessagesSource] = [HTTPMessagesSource(settings: configuration.messagesSource, group: clusterGroup, logger: logger)]
         sources.append(contentsOf: extraSources)
         self.sources = sources
+        if let amqp = configuration.amqp {
+            self.queueSources = [AMQPMessagesSource(
+                settings: amqp, nodeName: name, maxBodyBytes: configuration.messagesSource.maxBodyBytes,
+                loop: clusterGroup.next(), metrics: AMQPSourceMetrics(registry: metrics.registry), logger: logger)]
+        } else {
+            self.queueSources = []
+        }
     }
 
     /// Wall-clock milliseconds: a restarted process is always newer than the one before it.
@@ -115,6 +125,7 @@ public final class Node: Service {
             let port = try await source.start(api: api)
             if i == 0 { ms = port }
         }
+        for source in queueSources { _ = try await source.start(api: api) }
         logger.info(
             "node started",
             metadata: ["node/name": "\(name)", "node/ws": "\(ws)", "node/ms": "\(ms)", "node/peer": "\(peer.map(String.init) ?? "none")"]
@@ -147,6 +158,7 @@ public final class Node: Service {
     public func stop() async {
         guard stopped.withLockedValue({ let was = $0; $0 = true; return !was }) else { return }
         logger.info("node stopping", metadata: ["node/name": "\(name)"])
+        for source in queueSources { await source.stop() }
         await webSocketServer.stopAccepting()
         await cluster.shutdown()
         try? await hub.flushAll().get()

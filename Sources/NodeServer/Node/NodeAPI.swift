@@ -25,7 +25,7 @@ public final class NodeAPI: Sendable {
         self.advertisedAddress = advertisedAddress
     }
 
-    private typealias Outcome = Result<JSONValue, JSONRPCError>
+    typealias Outcome = Result<JSONValue, JSONRPCError>
 
     // MARK: Bodies, batches and answers
 
@@ -154,20 +154,23 @@ public final class NodeAPI: Sendable {
 
     // MARK: MessagesSource methods
 
-    private func backendMethod(_ request: JSONRPCRequest, on loop: any EventLoop) -> EventLoopFuture<Outcome> {
+    /// `awaitCounts`: wait for the cluster's delivered counts even for a notification (a queued message is
+    /// acknowledged only once its emit is answered).
+    func backendMethod(_ request: JSONRPCRequest, on loop: any EventLoop, awaitCounts: Bool = false) -> EventLoopFuture<Outcome> {
+        let awaitCounts = awaitCounts || !request.isNotification
         switch request.method {
         case "emit":
             switch request.channelAndData() {
             case .failure(let error): return loop.makeSucceededFuture(.failure(error))
             case .success(let params):
-                return publish(params, excluding: nil, awaitCounts: !request.isNotification, on: loop)
+                return publish(params, excluding: nil, awaitCounts: awaitCounts, on: loop)
                     .map { .success(.object(["emitted": .int($0.total), "nodes": .int($0.nodes)])) }
             }
         case "notify_all":
             switch request.dataParam() {
             case .failure(let error): return loop.makeSucceededFuture(.failure(error))
             case .success(let data):
-                return broadcast(data, awaitCounts: !request.isNotification, on: loop)
+                return broadcast(data, awaitCounts: awaitCounts, on: loop)
                     .map { .success(.object(["notified": .int($0.total), "nodes": .int($0.nodes)])) }
             }
         case "total_subscribers":
