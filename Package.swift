@@ -125,6 +125,7 @@ let package = Package(
             name: "NodeServerTests",
             dependencies: [
                 "NodeServer",
+                "RocketWSTestKit",
                 "RocketWSClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -84,17 +84,9 @@ public struct TestCertificateAuthority: Sendable {
     }
 
     static func openssl(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw OpenSSLFailed(description: "openssl \(arguments.joined(separator: " ")): \(String(decoding: output, as: UTF8.self))")
+        let result = try CommandRun.runBlocking("/usr/bin/openssl", arguments)
+        guard result.status == 0 else {
+            throw OpenSSLFailed(description: "openssl \(arguments.joined(separator: " ")): \(result.output)")
         }
     }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import RocketWSTestKit
 import Testing
 
 @testable import NodeServer
@@ -143,7 +144,7 @@ import Testing
 
 /// One fan-out loop as a discrete-event simulation around a real `FanOutPacer` (see the test above).
 private struct LoopSimulation {
-    private var random: SplitMix
+    private var random: SeededGenerator
     private let interval: Double
     private let starved: Bool
     private var pacer = FanOutPacer(bounds: .init(base: .zero, limit: .milliseconds(150)))
@@ -159,7 +160,7 @@ private struct LoopSimulation {
     private(set) var worstWait = TimeAmount.zero
 
     init(seed: UInt64, ratePerSecond: Double, starved: Bool) {
-        random = SplitMix(seed: seed)
+        random = SeededGenerator(seed: seed)
         interval = 1000 / ratePerSecond
         self.starved = starved
     }

@@ -1,5 +1,6 @@
 import ClusterKit
 import NIOCore
+import RocketWSTestKit
 import Testing
 
 @Suite struct MeshFrameDecoderTests {
@@ -63,7 +64,7 @@ import Testing
     }
 
     @Test func survivesRandomGarbage() {
-        var rng = SplitMix64(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         for _ in 0..<2000 {
             var decoder = PeerFrameDecoder(maxPayloadBytes: Int(rng.next() % 300))
             let chunks = Int(rng.next() % 8) + 1
@@ -79,18 +80,5 @@ import Testing
                 }
             }
         }
-    }
-}
-
-/// Deterministic generator for fuzz-style tests.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -160,21 +160,6 @@ import Testing
         }
     }
 
-    private static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-        try await Task.detached {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }.value
-    }
-
     /// Any HTTP/2 client reaches `/v1/health` over TLS with the CA and a certificate it signed; without a
     /// client certificate the handshake fails (mutual TLS).
     @Test func curlAndNghttpReachHealthOverTLS() async throws {
@@ -183,19 +168,19 @@ import Testing
         let node = try await start("tls-health", tls: files(try ca.issue("node"), ca: ca), group: group)
         let client = try ca.issue("operator")
         let url = "https://127.0.0.1:\(node.port)/v1/health"
-        let curl = try await Self.run("/usr/bin/curl", [
+        let curl = try #require(try await CommandRun.run("/usr/bin/curl", [
             "-sS", "--http2", "--cacert", ca.certificatePath, "--cert", client.certificatePath, "--key", client.keyPath,
             "-w", "\\nhttp/%{http_version}", url,
-        ])
+        ]))
         #expect(curl.status == 0, "\(curl.output)")
         #expect(curl.output.contains(#"{"status":"ok","node":"tls-health"}"#), "\(curl.output)")
         #expect(curl.output.hasSuffix("http/2"), "\(curl.output)")
-        let nghttp = try await Self.run("/usr/bin/nghttp", ["--cert=\(client.certificatePath)", "--key=\(client.keyPath)", url])
+        let nghttp = try #require(try await CommandRun.run("/usr/bin/nghttp", ["--cert=\(client.certificatePath)", "--key=\(client.keyPath)", url]))
         #expect(nghttp.status == 0, "\(nghttp.output)")
         #expect(nghttp.output.contains(#"{"status":"ok","node":"tls-health"}"#), "\(nghttp.output)")
-        let anonymous = try await Self.run("/usr/bin/curl", ["-sS", "--http2", "--cacert", ca.certificatePath, url])
+        let anonymous = try #require(try await CommandRun.run("/usr/bin/curl", ["-sS", "--http2", "--cacert", ca.certificatePath, url]))
         #expect(anonymous.status != 0, "\(anonymous.output)")
-        let plaintext = try await Self.run("/usr/bin/curl", ["-sS", "--http2-prior-knowledge", "http://127.0.0.1:\(node.port)/v1/health"])
+        let plaintext = try #require(try await CommandRun.run("/usr/bin/curl", ["-sS", "--http2-prior-knowledge", "http://127.0.0.1:\(node.port)/v1/health"]))
         #expect(plaintext.status != 0, "\(plaintext.output)")
         await node.mesh.shutdown()
         try await group.shutdownGracefully()

@@ -1,4 +1,5 @@
 import NIOCore
+import RocketWSTestKit
 import Testing
 
 @testable import NodeServer
@@ -73,7 +74,7 @@ struct ConnectionLivenessTests {
     /// Seeded random traffic: whatever the pattern, a drop only ever follows a ping answered by silence for
     /// at least the pong timeout, and a client silent for interval + timeout + two periods is always dropped.
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8]) func randomTrafficNeverDropsATalkingClientAndAlwaysDropsASilentOne(seed: UInt64) {
-        var random = SplitMix(seed: seed)
+        var random = SeededGenerator(seed: seed)
         let settings = LivenessSettings(pingInterval: .seconds(5), pongTimeout: .seconds(3))
         let period = Double(settings.sweepPeriod.nanoseconds) / 1e9
         var liveness = ConnectionLiveness(settings: settings, now: Self.start)
@@ -102,19 +103,4 @@ struct ConnectionLivenessTests {
             t += period
         }
     }
-}
-
-/// A small deterministic generator for seeded tests.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
