@@ -113,17 +113,7 @@ final class NamespacedProcess: @unchecked Sendable {  // `process` is set up bef
     init(lab: NetworkLab, host: Int, command: [String]) throws {
         process.executableURL = URL(fileURLWithPath: UnprivilegedLaunch.ipPath)
         process.arguments = ["netns", "exec", lab.namespace(host)] + command
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        pipe.fileHandleForReading.readabilityHandler = { [output] handle in
-            let data = handle.availableData
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                return
-            }
-            output.append(String(decoding: data, as: UTF8.self))
-        }
+        output.capture(process)
         try process.run()
     }
 

@@ -48,17 +48,7 @@ final class NodeProcess: @unchecked Sendable {  // ports are written once before
         for (key, value) in environment { env[key] = value }
         process.environment = env
         logPath = NSTemporaryDirectory() + "rocketws-test-\(name)-\(UUID().uuidString.prefix(8)).log"
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = pipe
-        pipe.fileHandleForReading.readabilityHandler = { [output] handle in
-            let data = handle.availableData
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                return
-            }
-            output.append(String(decoding: data, as: UTF8.self))
-        }
+        output.capture(process)
     }
 
     private func waitUntilStarted() async throws {
@@ -85,13 +75,7 @@ final class NodeProcess: @unchecked Sendable {  // ports are written once before
         let process = Process()
         UnprivilegedLaunch.configure(process, executable: URL(fileURLWithPath: binDir + "/rocketws-node"), arguments: arguments)
         let output = OutputLog()
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = pipe
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { output.append(String(decoding: data, as: UTF8.self)) }
-        }
+        output.capture(process)
         try process.run()
         let deadline = ContinuousClock.now + timeout
         while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
@@ -154,5 +138,20 @@ struct NodeProcessError: Error, CustomStringConvertible {
 final class OutputLog: Sendable {
     private let storage = Mutex<String>("")
     func append(_ text: String) { storage.withLock { $0 += text } }
+
+    /// Makes `process` print into this log (standard output and error together), read as it comes.
+    func capture(_ process: Process) {
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [self] handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            append(String(decoding: data, as: UTF8.self))
+        }
+    }
     var text: String { storage.withLock { $0 } }
 }
