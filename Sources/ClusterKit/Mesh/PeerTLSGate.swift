@@ -3,8 +3,9 @@ import NIOCore
 import NIOSSL
 import NIOTLS
 
-/// Sits behind the TLS handler of every mesh connection: refuses (logs with the peer's address, counts, closes)
-/// a connection whose handshake fails or does not agree on ALPN `h2`, following `PeerTLSPolicy`.
+/// Sits behind the TLS handler of every mesh connection until its handshake is judged: refuses (logs with the
+/// peer's address, counts, closes) a connection whose handshake fails or does not agree on ALPN `h2`, following
+/// `PeerTLSPolicy`, and takes itself out of the pipeline once a handshake is accepted.
 final class PeerTLSGate: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -29,11 +30,11 @@ final class PeerTLSGate: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        context.fireUserInboundEventTriggered(event)
         if case TLSUserEvent.handshakeCompleted(let negotiated) = event {
             handshakeDone = true
             apply(PeerTLSPolicy.onHandshakeCompleted(negotiatedProtocol: negotiated), context: context)
         }
-        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -47,7 +48,8 @@ final class PeerTLSGate: ChannelInboundHandler {
     private func apply(_ verdict: PeerTLSPolicy.Verdict, context: ChannelHandlerContext) {
         switch verdict {
         case .accept:
-            return
+            // Nothing left to judge: later reads and errors go straight to the peer handler.
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         case .refuse(let reason):
             guard !refused else { return }
             refused = true
