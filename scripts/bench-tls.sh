@@ -7,16 +7,7 @@ set -u
 bin=${1:-.build/release}
 RUNS=${RUNS:-3}; SUBS=${SUBS:-1000}; MSGS=${MSGS:-20000}; FRAMES=${FRAMES:-2000000}
 state=$(mktemp -d)
-pids=()
-stop_nodes() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for _ in $(seq 50); do
-    alive=0; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && break; sleep 0.1
-  done
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  pids=()
-}
+. "$(dirname "$0")/bench-nodes.sh"
 trap 'stop_nodes; rm -rf "$state"' EXIT
 ulimit -n 65536 2>/dev/null || true
 
@@ -44,12 +35,7 @@ start_cluster() {  # extra node args...
       --peer-conn "127.0.0.1:2671$i" --advertise "127.0.0.1:2671$i" $join --log-level warning "$@" > "$state/node$i.log" 2>&1 &
     pids+=($!)
   done
-  for _ in $(seq 150); do
-    n=$(curl -sf -X POST -d '{"jsonrpc":"2.0","id":1,"method":"cluster_status"}' http://127.0.0.1:26911/ 2>/dev/null |
-      python3 -c 'import json,sys; print(sum(m["state"]=="alive" for m in json.load(sys.stdin)["result"]["members"]))' 2>/dev/null)
-    [ "$n" = 3 ] && return 0; sleep 0.1
-  done
-  echo "bench-tls: nodes did not come up" >&2; return 1
+  wait_alive 26911 3
 }
 burst() {  # label
   "$bin/rocketws-admin" bench --node http://127.0.0.1:26911 --ws ws://127.0.0.1:26812/,ws://127.0.0.1:26813/ \

@@ -6,16 +6,7 @@ set -u
 bin=${1:-.build/release}
 RUNS=${RUNS:-3}; SUBS=${SUBS:-1000}; MSGS=${MSGS:-20000}
 state=$(mktemp -d)
-pids=()
-stop_nodes() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for _ in $(seq 50); do
-    alive=0; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && break; sleep 0.1
-  done
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  pids=()
-}
+. "$(dirname "$0")/bench-nodes.sh"
 trap stop_nodes EXIT
 ulimit -n 65536 2>/dev/null || true
 
@@ -24,14 +15,6 @@ start_node() {  # i join
   "$bin/rocketws-node" --node-name "b$i" --ws-conn "127.0.0.1:2680$i" --ms-conn "127.0.0.1:2690$i" \
     --peer-conn "127.0.0.1:2670$i" $join --log-level warning > "$state/node$i.log" 2>&1 &
   pids+=($!)
-}
-wait_alive() {  # count
-  for _ in $(seq 150); do
-    n=$(curl -sf -X POST -d '{"jsonrpc":"2.0","id":1,"method":"cluster_status"}' http://127.0.0.1:26901/ 2>/dev/null |
-      python3 -c 'import json,sys; print(sum(m["state"]=="alive" for m in json.load(sys.stdin)["result"]["members"]))' 2>/dev/null)
-    [ "$n" = "$1" ] && return 0; sleep 0.1
-  done
-  echo "bench: nodes did not come up" >&2; return 1
 }
 run() {  # label ws-urls extra-args...
   local label=$1 ws=$2; shift 2
@@ -43,13 +26,13 @@ run() {  # label ws-urls extra-args...
 }
 
 echo "== single node ($SUBS subscribers, $MSGS messages, $RUNS runs)"
-start_node 1 ""; wait_alive 1 || exit 1
+start_node 1 ""; wait_alive 26901 1 || exit 1
 run single-burst ws://127.0.0.1:26801/
 run single-notify ws://127.0.0.1:26801/ --notify
 stop_nodes
 
 echo "== three nodes (subscribers on n2 and n3, emits to n1)"
-start_node 1 ""; start_node 2 "--join 127.0.0.1:26701"; start_node 3 "--join 127.0.0.1:26701"; wait_alive 3 || exit 1
+start_node 1 ""; start_node 2 "--join 127.0.0.1:26701"; start_node 3 "--join 127.0.0.1:26701"; wait_alive 26901 3 || exit 1
 run cluster-burst ws://127.0.0.1:26802/,ws://127.0.0.1:26803/
 run cluster-1000ps ws://127.0.0.1:26802/,ws://127.0.0.1:26803/ --rate 1000 --messages 10000
 stop_nodes
