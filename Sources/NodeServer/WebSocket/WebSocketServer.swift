@@ -7,9 +7,9 @@ import NIOWebSocket
 
 /// The WebSocket listener for browser-like clients: HTTP/1.1 upgrade on path `/`, then a `WebSocketSession`.
 final class WebSocketServer: Sendable {
-    private let settings: WebSocketSettings
+    let settings: WebSocketSettings
     private let hub: LocalHub
-    private let api: NodeAPI
+    let api: NodeAPI
     private let logger: Logger
     private let nextID = NIOLockedValueBox<UInt64>(0)
     private let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
@@ -60,7 +60,6 @@ final class WebSocketServer: Sendable {
 
     private func configure(_ channel: any Channel) throws {
         let settings = self.settings
-        let hub = self.hub
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: settings.maxMessageBytes,
             automaticErrorHandling: false,
@@ -75,18 +74,7 @@ final class WebSocketServer: Sendable {
                     let encoder = try ops.handler(type: WebSocketFrameEncoder.self)
                     let writer = RawFrameWriter()
                     try ops.addHandler(writer, position: .before(encoder))
-                    let writerContext = try ops.context(handler: writer)
-                    let id = self.nextID.withLockedValue { $0 += 1; return $0 }
-                    let sweep = self.sweeps.withLockedValue { $0[ObjectIdentifier(channel.eventLoop)] }
-                    let session = WebSocketSession(
-                        id: id,
-                        shard: hub.shard(for: channel.eventLoop),
-                        hub: hub,
-                        api: self.api,
-                        settings: settings,
-                        writer: writerContext,
-                        sweep: sweep
-                    )
+                    let session = self.makeSession(channel: channel, writer: try ops.context(handler: writer), pinged: true)
                     try ops.addHandler(session)
                 }
             }
@@ -107,10 +95,24 @@ final class WebSocketServer: Sendable {
         try channel.pipeline.syncOperations.addHandler(RequestHeadGuard(limits: limits), position: .first)
     }
 
+    /// A session for a connection of this port that writes its frames from `writer`; `pinged`: its loop's ping
+    /// sweep watches it (an event stream gets comment lines instead, its browser never answers).
+    func makeSession(channel: any Channel, writer: ChannelHandlerContext, pinged: Bool) -> WebSocketSession {
+        let id = nextID.withLockedValue { $0 += 1; return $0 }
+        let sweep = pinged ? sweeps.withLockedValue { $0[ObjectIdentifier(channel.eventLoop)] } : nil
+        return WebSocketSession(
+            id: id, shard: hub.shard(for: channel.eventLoop), hub: hub, api: api, settings: settings, writer: writer, sweep: sweep)
+    }
+
     /// Why an upgrade request is refused, or nil when it may proceed.
     func refusal(for head: HTTPRequestHead) -> HTTPResponseStatus? {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         guard path == "/" else { return .notFound }
+        return originAndLoadRefusal(for: head)
+    }
+
+    /// The `--allowed-origins` and `--max-connections` rules, for WebSocket upgrades and event streams alike.
+    func originAndLoadRefusal(for head: HTTPRequestHead) -> HTTPResponseStatus? {
         if !settings.allowedOrigins.isEmpty {
             guard let origin = head.headers.first(name: "origin"), settings.allowedOrigins.contains(origin) else {
                 return .forbidden
@@ -166,13 +168,16 @@ final class WebSocketServer: Sendable {
     }
 }
 
-/// Answers plain HTTP requests (and refused upgrades) on the WebSocket port: this port speaks WebSocket only.
+/// Answers plain HTTP requests (and refused upgrades) on the WebSocket port: the browser files and event streams
+/// (`WebSocketServer+Browser`), else an error (this port speaks WebSocket otherwise).
 final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let server: WebSocketServer
     private var status: HTTPResponseStatus = .upgradeRequired
+    private var head: HTTPRequestHead?
+    private var browserRoute: WebSocketServer.PlainRequest?
 
     init(server: WebSocketServer) {
         self.server = server
@@ -181,11 +186,31 @@ final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandle
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
+            self.head = head
+            browserRoute = server.browserRoute(for: head)
             status = server.refusal(for: head) ?? WebSocketServer.handshakeStatus(for: head)
             return
         case .body:
             return
         case .end:
+            break
+        }
+        switch browserRoute {
+        case .asset(let asset):
+            guard let head else { return }
+            let response = asset.response(to: head)
+            return respond(context: context, head: response.head, body: response.body)
+        case .sse(let request):
+            do {
+                return try server.startStream(request, origin: head?.headers.first(name: "origin"), context: context)
+            } catch {
+                return context.close(promise: nil)
+            }
+        case .refused(let status, let reason):
+            var text: [UInt8] = []
+            JSONValue.object(["error": .string(reason)]).write(into: &text)
+            return respond(context: context, head: Self.jsonHead(status, length: text.count), body: text)
+        case nil:
             break
         }
         let body: String
@@ -196,19 +221,31 @@ final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandle
         case .badRequest: body = #"{"error":"malformed WebSocket handshake"}"#
         default: body = #"{"error":"this port accepts WebSocket upgrades only (version 13)"}"#
         }
-        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
-        buffer.writeString(body)
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "content-length", value: String(buffer.readableBytes))
-        headers.add(name: "connection", value: "close")
+        var response = Self.jsonHead(status, length: body.utf8.count)
         if status == .upgradeRequired {
             // RFC 7231 6.5.15: a 426 names the protocol to upgrade to; RFC 6455 4.4: and the version spoken.
-            headers.add(name: "upgrade", value: "websocket")
-            headers.add(name: "sec-websocket-version", value: "13")
+            response.headers.add(name: "upgrade", value: "websocket")
+            response.headers.add(name: "sec-websocket-version", value: "13")
         }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        respond(context: context, head: response, body: Array(body.utf8))
+    }
+
+    private static func jsonHead(_ status: HTTPResponseStatus, length: Int) -> HTTPResponseHead {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: String(length))
+        headers.add(name: "connection", value: "close")
+        return HTTPResponseHead(version: .http1_1, status: status, headers: headers)
+    }
+
+    /// Writes one whole response, then closes the connection.
+    private func respond(context: ChannelHandlerContext, head: HTTPResponseHead, body: [UInt8]) {
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if !body.isEmpty {
+            var buffer = context.channel.allocator.buffer(capacity: body.count)
+            buffer.writeBytes(body)
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }

@@ -199,6 +199,20 @@ final class RawSocket: Sendable {
         await read(timeout: timeout) { _, closed in closed ? ((), 0) : nil } != nil
     }
 
+    /// Everything received up to and including the first `marker` (consumed), or nil when it does not come
+    /// before `timeout` (a streamed body: server-sent events).
+    func text(through marker: String, timeout: Duration = .seconds(10)) async -> String? {
+        let needle = Array(marker.utf8)
+        return await read(timeout: timeout) { bytes, _ in
+            guard bytes.count >= needle.count else { return nil }
+            for start in 0...(bytes.count - needle.count) where bytes[start..<(start + needle.count)].elementsEqual(needle) {
+                let end = start + needle.count
+                return (String(decoding: bytes[..<end], as: UTF8.self), end)
+            }
+            return nil
+        }
+    }
+
     /// Bytes received and not parsed yet.
     var unreadBytes: Int { inbox.state.withLock { $0.bytes.count } }
 
