@@ -82,8 +82,16 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
-        // Test helpers shared by the test targets (not a product): how node processes are started.
-        .target(name: "RocketWSTestKit"),
+        // Test helpers shared by every test target (not a product): the node process launcher and test
+        // cluster, `eventually`, free ports, the metrics scraper, certificates, seeded randomness.
+        .target(
+            name: "RocketWSTestKit",
+            dependencies: [
+                "RocketWSClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "rocketws-node",
             dependencies: [
@@ -105,7 +113,7 @@ let package = Package(
             ]
         ),
         // The pure cores, without sockets: unit tests and seeded simulations.
-        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),
+        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "RocketWSTestKit"]),
         .testTarget(
             name: "ClusterKitTests",
             dependencies: [

@@ -16,4 +16,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     /// Uniform in [0, 1).
     public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    /// `true` with probability `p`.
+    public mutating func chance(_ p: Double) -> Bool { p > 0 && unit() < p }
 }

@@ -8,7 +8,7 @@ import Testing
 @Suite(.serialized) struct PeerMeshInteropTests {
     @Test func nghttpGetsHealth() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let node = try await TestNode.start(name: "health-node", secret: "k", group: group)
+        let node = try await LoopbackMesh.start(name: "health-node", secret: "k", group: group)
         defer { Task { try? await group.shutdownGracefully() } }
         guard let result = try await CommandRun.run("/usr/bin/nghttp", ["-s", "http://127.0.0.1:\(node.port)/v1/health"]) else {
             withKnownIssue("nghttp is not installed; interop not checked") { Issue.record("nghttp missing") }
@@ -26,7 +26,7 @@ import Testing
 
     @Test func curlPriorKnowledgeGetsHealth() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let node = try await TestNode.start(name: "curl-node", group: group)
+        let node = try await LoopbackMesh.start(name: "curl-node", group: group)
         defer { Task { try? await group.shutdownGracefully() } }
         guard let result = try await CommandRun.run("/usr/bin/curl", ["-sS", "-i", "--http2-prior-knowledge", "http://127.0.0.1:\(node.port)/v1/health"]) else {
             withKnownIssue("curl is not installed; interop not checked") { Issue.record("curl missing") }

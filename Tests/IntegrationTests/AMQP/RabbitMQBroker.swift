@@ -1,4 +1,5 @@
 import Foundation
+import RocketWSTestKit
 
 /// Debian's RabbitMQ broker for one test, through `scripts/amqp-broker.sh`: free loopback ports (AMQP,
 /// Erlang distribution, its own epmd), its own data and logs in a temporary directory, stopped (with its epmd)

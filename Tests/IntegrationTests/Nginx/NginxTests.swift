@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 /// deploy/compose's nginx config in front of three real `rocketws-node` processes on loopback: WebSocket clients
@@ -137,7 +138,7 @@ import Testing
     /// Waits for the three nodes to report three alive members: up to 20 s when a cluster is expected (the flag is
     /// set, or the nodes opened a peer listener), 2 s otherwise.
     static func waitForCluster(_ cluster: NginxCluster) async -> Bool {
-        let expected = clusterLayerLanded || cluster.nodes.allSatisfy { $0.peer != 0 }
+        let expected = clusterLayerLanded || cluster.nodes.allSatisfy { $0.peerPort != 0 }
         return await eventually(timeout: .seconds(expected ? 20 : 2)) { await cluster.everyNodeSeesAlive(3) }
     }
 
