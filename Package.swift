@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "ClusterKit", targets: ["ClusterKit"]),
         .library(name: "NodeServer", targets: ["NodeServer"]),
         .library(name: "RocketWSClient", targets: ["RocketWSClient"]),
+        .library(name: "RocketWSProtocol", targets: ["RocketWSProtocol"]),
         .library(name: "AMQP", targets: ["AMQP"]),
     ],
     dependencies: [
@@ -33,12 +34,16 @@ let package = Package(
         // The cluster's pure state machines (membership, interest, the cluster instance): no NIO, no nghttp2,
         // no I/O; events and `now` in, directives out. The compiler keeps them pure.
         .target(name: "ClusterCore"),
+        // What the node and the clients both speak, without NIO: the JSON value (one parser, one writer, one
+        // string escaper), the JSON-RPC error, HOST:PORT, the ROCKETWS_* environment.
+        .target(name: "RocketWSProtocol"),
         // Everything about being one node among many, as I/O: the HTTP/2 peer mesh and the shell that carries
         // out the core's directives over it (re-exports ClusterCore).
         .target(
             name: "ClusterKit",
             dependencies: [
                 "ClusterCore",
+                "RocketWSProtocol",
                 "CNghttp2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -53,13 +58,14 @@ let package = Package(
         // An AMQP 0-9-1 queue consumer as a pure frame codec and state machine (no sockets): RabbitMQ source.
         .target(
             name: "AMQP",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["RocketWSProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
         // One node's serving side: JSON-RPC, subscriptions, WebSocket server, MessagesSource.
         .target(
             name: "NodeServer",
             dependencies: [
                 "ClusterKit",
+                "RocketWSProtocol",
                 "AMQP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -76,6 +82,7 @@ let package = Package(
         .target(
             name: "RocketWSClient",
             dependencies: [
+                "RocketWSProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -96,6 +103,7 @@ let package = Package(
             name: "rocketws-node",
             dependencies: [
                 "NodeServer",
+                "RocketWSProtocol",
                 "ClusterKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -106,6 +114,7 @@ let package = Package(
             name: "rocketws-admin",
             dependencies: [
                 "RocketWSClient",
+                "RocketWSProtocol",
                 "ClusterKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -147,6 +156,7 @@ let package = Package(
             name: "AdminTests",
             dependencies: [
                 "RocketWSClient",
+                "RocketWSProtocol",
                 "RocketWSTestKit",
                 "rocketws-admin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

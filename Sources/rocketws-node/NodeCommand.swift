@@ -115,7 +115,7 @@ struct NodeCommand: AsyncParsableCommand {
     /// Parses the command line merged with `ROCKETWS_*` variables, then runs.
     static func main() async {
         do {
-            var command = try parseAsRoot(Environment.merged(Array(CommandLine.arguments.dropFirst())))
+            var command = try parseAsRoot(Environment.merged(Array(CommandLine.arguments.dropFirst()), options: Environment.nodeOptions))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -124,7 +124,7 @@ import Testing
         let ok = JSONRPCResponse.result(.object(["emitted": .int(2), "nodes": .int(1)]), id: Array("3".utf8))
         #expect(String(decoding: ok, as: UTF8.self) == #"{"jsonrpc":"2.0","result":{"emitted":2,"nodes":1},"id":3}"#)
         let err = JSONRPCResponse.error(.notSubscriber("a\"b"), id: nil)
-        let value = try JSONValue.parse(err)
+        let value = try JSONValue(parsing: err)
         #expect(value["error"]?["code"] == .int(-32000))
         #expect(value["id"] == .null)
         #expect(value["error"]?["message"]?.stringValue?.contains("a\"b") == true)
@@ -132,8 +132,8 @@ import Testing
 
     @Test func jsonValueRoundTrips() throws {
         let text = #"{"a":[1,2.5e3,-0.1,true,false,null],"b":"x\ny\u0001\ud83d\ude00"}"#
-        let value = try JSONValue.parse(text)
-        let again = try JSONValue.parse(value.jsonText)
+        let value = try JSONValue(parsing: text)
+        let again = try JSONValue(parsing: value.serialized())
         #expect(value == again)
         #expect(value["b"]?.stringValue == "x\ny\u{1}😀")
     }

@@ -1,18 +1,12 @@
-/// Why a byte sequence is not JSON, with the offset where scanning stopped.
-public struct JSONSyntaxError: Error, Equatable, CustomStringConvertible {
-    /// Byte offset of the problem.
-    public var offset: Int
-    public var description: String { "invalid JSON at byte \(offset)" }
-}
-
 /// The kind of a JSON value, known from its first byte.
 enum JSONKind: Equatable {
     case object, array, string, number, bool, null
 }
 
-/// A validating JSON scanner over raw bytes (RFC 8259). It can build a `JSONValue` tree, or skip a value and
-/// report its byte range without building anything: the message path uses ranges, so an emitted `data`
-/// object travels as the bytes it arrived as.
+/// A validating JSON scanner over raw bytes (RFC 8259). It skips a value and reports its byte range without
+/// building anything: the message path uses ranges, so an emitted `data` object travels as the bytes it
+/// arrived as. A tree, where one is needed off the message path, is `JSONValue(parsing:)` of a range; that
+/// parser accepts exactly what this scanner accepts.
 struct JSONScanner {
     /// Deepest nesting accepted; deeper input is a syntax error rather than a stack overflow.
     static let maxDepth = 256
@@ -27,7 +21,7 @@ struct JSONScanner {
 
     var isAtEnd: Bool { index >= bytes.count }
 
-    @inline(__always) private func fail() -> JSONSyntaxError { JSONSyntaxError(offset: index) }
+    @inline(__always) private func fail() -> JSONParseError { JSONParseError(offset: index, reason: "not valid JSON") }
 
     @inline(__always) mutating func skipWhitespace() {
         while index < bytes.count {
@@ -45,7 +39,7 @@ struct JSONScanner {
     }
 
     /// Consumes `byte` (after whitespace) or fails.
-    mutating func expect(_ byte: UInt8) throws(JSONSyntaxError) {
+    mutating func expect(_ byte: UInt8) throws(JSONParseError) {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == byte else { throw fail() }
         index += 1
@@ -62,7 +56,7 @@ struct JSONScanner {
     }
 
     /// Fails unless only whitespace remains.
-    mutating func expectEnd() throws(JSONSyntaxError) {
+    mutating func expectEnd() throws(JSONParseError) {
         skipWhitespace()
         guard index == bytes.count else { throw fail() }
     }
@@ -70,7 +64,7 @@ struct JSONScanner {
     // MARK: Skipping (validation without building values)
 
     /// Validates the next value and returns its kind and byte range (whitespace excluded).
-    mutating func skipValue(depth: Int = 0) throws(JSONSyntaxError) -> (kind: JSONKind, range: Range<Int>) {
+    mutating func skipValue(depth: Int = 0) throws(JSONParseError) -> (kind: JSONKind, range: Range<Int>) {
         skipWhitespace()
         guard index < bytes.count else { throw fail() }
         let start = index
@@ -118,7 +112,7 @@ struct JSONScanner {
         return (kind, start..<index)
     }
 
-    private mutating func literal(_ word: StaticString) throws(JSONSyntaxError) {
+    private mutating func literal(_ word: StaticString) throws(JSONParseError) {
         let count = word.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw fail() }
         let p = word.utf8Start
@@ -126,7 +120,7 @@ struct JSONScanner {
         index += count
     }
 
-    private mutating func skipNumber() throws(JSONSyntaxError) {
+    private mutating func skipNumber() throws(JSONParseError) {
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count else { throw fail() }
         if bytes[index] == UInt8(ascii: "0") {
@@ -153,7 +147,7 @@ struct JSONScanner {
 
     /// Skips a string at the current position; returns whether it held escapes.
     @discardableResult
-    private mutating func skipString() throws(JSONSyntaxError) -> Bool {
+    private mutating func skipString() throws(JSONParseError) -> Bool {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail() }
         index += 1
         var escaped = false
@@ -198,7 +192,7 @@ struct JSONScanner {
     // MARK: Decoding
 
     /// Reads a string value at the current position (after whitespace), decoding escapes.
-    mutating func readString() throws(JSONSyntaxError) -> String {
+    mutating func readString() throws(JSONParseError) -> String {
         skipWhitespace()
         let start = index
         let escaped = try skipString()
@@ -264,67 +258,11 @@ struct JSONScanner {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Parses the next value into a tree.
-    mutating func parseValue(depth: Int = 0) throws(JSONSyntaxError) -> JSONValue {
-        guard let first = peek() else { throw fail() }
-        switch first {
-        case UInt8(ascii: "{"):
-            guard depth < Self.maxDepth else { throw fail() }
-            index += 1
-            var members: [String: JSONValue] = [:]
-            if !consume(UInt8(ascii: "}")) {
-                repeat {
-                    let key = try readString()
-                    try expect(UInt8(ascii: ":"))
-                    members[key] = try parseValue(depth: depth + 1)
-                } while consume(UInt8(ascii: ","))
-                try expect(UInt8(ascii: "}"))
-            }
-            return .object(members)
-        case UInt8(ascii: "["):
-            guard depth < Self.maxDepth else { throw fail() }
-            index += 1
-            var items: [JSONValue] = []
-            if !consume(UInt8(ascii: "]")) {
-                repeat {
-                    items.append(try parseValue(depth: depth + 1))
-                } while consume(UInt8(ascii: ","))
-                try expect(UInt8(ascii: "]"))
-            }
-            return .array(items)
-        case UInt8(ascii: "\""):
-            return .string(try readString())
-        default:
-            let (kind, range) = try skipValue(depth: depth)
-            switch kind {
-            case .bool: return .bool(bytes[range.lowerBound] == UInt8(ascii: "t"))
-            case .null: return .null
-            default: return .number(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self))
-            }
-        }
-    }
-}
-
-extension JSONValue {
-    /// Parses a complete JSON text.
-    public static func parse(_ bytes: some Collection<UInt8>) throws(JSONSyntaxError) -> JSONValue {
-        let array = Array(bytes)
-        do {
-            return try array.withUnsafeBytes { raw in
-                var scanner = JSONScanner(raw)
-                let value = try scanner.parseValue()
-                try scanner.expectEnd()
-                return value
-            }
-        } catch let error as JSONSyntaxError {
-            throw error
-        } catch {
-            throw JSONSyntaxError(offset: 0)
-        }
-    }
-
-    /// Parses a complete JSON text.
-    public static func parse(_ text: String) throws(JSONSyntaxError) -> JSONValue {
-        try parse(Array(text.utf8))
+    /// Reads the next value of a member whose only valid kind is a string (`jsonrpc`, `method`, `channel`):
+    /// a string decoded, any other value validated, skipped and given as `.null`.
+    mutating func stringMember() throws(JSONParseError) -> JSONValue {
+        if peek() == UInt8(ascii: "\"") { return .string(try readString()) }
+        _ = try skipValue()
+        return .null
     }
 }

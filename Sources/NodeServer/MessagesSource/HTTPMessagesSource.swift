@@ -266,7 +266,7 @@ final class MessagesSourceHandler: ChannelDuplexHandler {
     private func reject(context: ChannelHandlerContext, status: HTTPResponseStatus, message: String) {
         rejected = true
         var json: [UInt8] = Array(#"{"error":"#.utf8)
-        JSONEscaping.appendQuoted(message, to: &json)
+        JSONString.appendQuoted(message, to: &json)
         json.append(UInt8(ascii: "}"))
         let head = self.head ?? HTTPRequestHead(version: .http1_1, method: .POST, uri: "/")
         respond(received - 1, context: context, head: head, status: status, contentType: "application/json", body: json, close: true)

@@ -179,7 +179,7 @@ public final class Node: Service {
 extension NodeAPI: BackendAPI {
     public func healthBody() -> [UInt8] {
         var bytes: [UInt8] = Array(#"{"status":"ok","node":"#.utf8)
-        JSONEscaping.appendQuoted(cluster.localName, to: &bytes)
+        JSONString.appendQuoted(cluster.localName, to: &bytes)
         bytes.append(contentsOf: #","connections":"#.utf8)
         bytes.append(contentsOf: String(hub.connectionCount).utf8)
         bytes.append(UInt8(ascii: "}"))

@@ -6,7 +6,7 @@ import RocketWSClient
 
 @testable import NodeServer
 
-typealias JSON = RocketWSClient.JSONValue
+typealias JSON = JSONValue
 
 /// A `Node` started inside the test process (no subprocess) on 127.0.0.1 with ephemeral ports, and clients for it.
 /// Node processes of the built binary: RocketWSTestKit's `NodeProcess`.
