@@ -47,4 +47,63 @@ public enum JSONString {
         appendEscaped(s, to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// Decodes the body of a JSON string (between the quotes) whose escapes are known to be valid: the one
+    /// unescaper (the parser's and NodeServer's scanner's). An unpaired surrogate escape becomes U+FFFD, as do
+    /// bytes that are not UTF-8.
+    public static func unescaped(_ body: UnsafeRawBufferPointer) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count)
+        var i = 0
+        func hex4(_ at: Int) -> UInt32 {
+            var v: UInt32 = 0
+            for k in 0..<4 {
+                let b = body[at + k]
+                let d: UInt32
+                switch b {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(b - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(b - UInt8(ascii: "a") + 10)
+                default: d = UInt32(b - UInt8(ascii: "A") + 10)
+                }
+                v = v << 4 | d
+            }
+            return v
+        }
+        func appendScalar(_ v: UInt32) {
+            let scalar = Unicode.Scalar(v) ?? "\u{FFFD}"
+            out.append(contentsOf: Array(String(Character(scalar)).utf8))
+        }
+        while i < body.count {
+            let b = body[i]
+            guard b == UInt8(ascii: "\\") else {
+                out.append(b)
+                i += 1
+                continue
+            }
+            let e = body[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var v = hex4(i)
+                i += 4
+                if v >= 0xD800, v < 0xDC00, i + 6 <= body.count, body[i] == UInt8(ascii: "\\"),
+                    body[i + 1] == UInt8(ascii: "u")
+                {
+                    let low = hex4(i + 2)
+                    if low >= 0xDC00, low < 0xE000 {
+                        v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
+                        i += 6
+                    }
+                }
+                appendScalar(v)
+            default: out.append(e)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 }

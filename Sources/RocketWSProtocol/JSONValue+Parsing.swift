@@ -165,85 +165,47 @@ struct JSONParser {
         }
     }
 
+    /// Validates a string (escapes, no control characters) and decodes it with ``JSONString/unescaped(_:)``.
     private mutating func parseString() throws(JSONParseError) -> String {
         self.index += 1  // opening quote
         let start = self.index
-        // Fast path: no escapes.
-        while self.index < self.bytes.count {
-            let byte = self.bytes[self.index]
-            if byte == UInt8(ascii: "\"") {
-                let slice = UnsafeBufferPointer(rebasing: self.bytes[start..<self.index])
-                self.index += 1
-                return String(decoding: slice, as: UTF8.self)
-            }
-            if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw self.error("control character in string") }
-            self.index += 1
-        }
-        var scalars: [UInt8] = Array(self.bytes[start..<self.index])
+        var escaped = false
         while self.index < self.bytes.count {
             let byte = self.bytes[self.index]
             switch byte {
             case UInt8(ascii: "\""):
+                let body = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: self.bytes[start..<self.index]))
                 self.index += 1
-                return String(decoding: scalars, as: UTF8.self)
+                return escaped ? JSONString.unescaped(body) : String(decoding: body, as: UTF8.self)
             case UInt8(ascii: "\\"):
+                escaped = true
                 self.index += 1
                 guard self.index < self.bytes.count else { throw self.error("unexpected end of input") }
-                let escaped = self.bytes[self.index]
-                self.index += 1
-                switch escaped {
-                case UInt8(ascii: "\""): scalars.append(UInt8(ascii: "\""))
-                case UInt8(ascii: "\\"): scalars.append(UInt8(ascii: "\\"))
-                case UInt8(ascii: "/"): scalars.append(UInt8(ascii: "/"))
-                case UInt8(ascii: "b"): scalars.append(0x08)
-                case UInt8(ascii: "f"): scalars.append(0x0C)
-                case UInt8(ascii: "n"): scalars.append(0x0A)
-                case UInt8(ascii: "r"): scalars.append(0x0D)
-                case UInt8(ascii: "t"): scalars.append(0x09)
+                switch self.bytes[self.index] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    self.index += 1
                 case UInt8(ascii: "u"):
-                    var code = try self.parseHex4()
-                    if (0xD800...0xDBFF).contains(code), self.index + 1 < self.bytes.count,
-                        self.bytes[self.index] == UInt8(ascii: "\\"), self.bytes[self.index + 1] == UInt8(ascii: "u")
-                    {
-                        let pairStart = self.index
-                        self.index += 2
-                        let low = try self.parseHex4()
-                        if (0xDC00...0xDFFF).contains(low) {
-                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                        } else {
-                            self.index = pairStart  // not a pair: the next escape stands alone
-                        }
+                    guard self.index + 4 < self.bytes.count else { throw self.error("unexpected end of input") }
+                    for offset in 1...4 where !Self.isHexDigit(self.bytes[self.index + offset]) {
+                        throw self.error("invalid \\u escape")
                     }
-                    let scalar = Unicode.Scalar(code) ?? "\u{FFFD}"
-                    scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
+                    self.index += 5
                 default: throw self.error("invalid escape")
                 }
             default:
                 if byte < 0x20 { throw self.error("control character in string") }
-                scalars.append(byte)
                 self.index += 1
             }
         }
         throw self.error("unterminated string")
     }
 
-    private mutating func parseHex4() throws(JSONParseError) -> UInt32 {
-        guard self.index + 4 <= self.bytes.count else { throw self.error("unexpected end of input") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = self.bytes[self.index]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw self.error("invalid \\u escape")
-            }
-            value = value << 4 | UInt32(digit)
-            self.index += 1
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): true
+        default: false
         }
-        return value
     }
 
     private mutating func parseNumber() throws(JSONParseError) -> JSONValue {

@@ -218,16 +218,9 @@ struct NodeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "rocketws.node")
         FileLimit.raiseToHardLimit(logger: logger)
-        let node = Node(configuration: makeConfiguration(), logger: logger)
+        let node = Node(configuration: makeConfiguration(), logger: logger, gracefulShutdownSignals: [.sigterm, .sigint])
         let reload = PeerTLSReloadSignal(node: node)
         defer { reload.cancel() }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: node)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        try await group.run()
+        try await node.run()
     }
 }

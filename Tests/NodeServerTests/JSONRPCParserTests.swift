@@ -137,4 +137,24 @@ import Testing
         #expect(value == again)
         #expect(value["b"]?.stringValue == "x\ny\u{1}😀")
     }
+
+    /// The one JSON parser (RocketWSProtocol) accepts exactly what the node's validating scanner accepts, at the
+    /// edges too: unpaired surrogates and bytes that are not UTF-8 (both become U+FFFD), the nesting limit,
+    /// a number too large for a Double (written back as 1e999, which parses to the same value).
+    @Test(arguments: [
+        Array(#"{"a":"\ud800"}"#.utf8), Array(#"["\udc00x","\ud83d\ude00"]"#.utf8), [0x22, 0xFF, 0xFE, 0x22],
+        Array((String(repeating: "[", count: 256) + String(repeating: "]", count: 256)).utf8),
+        Array((String(repeating: "[", count: 257) + String(repeating: "]", count: 257)).utf8),
+        Array("[1e400,-1e400]".utf8), Array(#"["\u12G4"]"#.utf8),
+    ])
+    func parserAndScannerAgree(bytes: [UInt8]) throws {
+        let parsed = try? JSONValue(parsing: bytes)
+        #expect((parsed != nil) == bytes.withUnsafeBytes { FuzzEntryPoints.isJSON($0) })
+        if let parsed { #expect(try JSONValue(parsing: parsed.serialized()) == parsed) }
+    }
+
+    @Test func unpairedSurrogatesBecomeTheReplacementCharacter() throws {
+        #expect(try JSONValue(parsing: #""a\ud800b""#) == "a\u{FFFD}b")
+        #expect(try JSONValue(parsing: #""\ud83d\ude00""#) == "😀")
+    }
 }
