@@ -31,8 +31,9 @@ let package = Package(
             pkgConfig: "libnghttp2",
             providers: [.apt(["libnghttp2-dev"])]
         ),
-        // The cluster's pure state machines (membership, interest, the cluster instance): no NIO, no nghttp2,
-        // no I/O; events and `now` in, directives out. The compiler keeps them pure.
+        // The cluster's pure state machines (membership, interest, the cluster instance) and the seeded
+        // generator they draw from: no NIO, no nghttp2, no I/O; events and `now` in, directives out. The compiler
+        // keeps them pure.
         .target(name: "ClusterCore"),
         // What the node and the clients both speak, without NIO: the JSON value (one parser, one writer, one
         // string escaper), the JSON-RPC error, HOST:PORT, the ROCKETWS_* environment.
@@ -58,7 +59,7 @@ let package = Package(
         // An AMQP 0-9-1 queue consumer as a pure frame codec and state machine (no sockets): RabbitMQ source.
         .target(
             name: "AMQP",
-            dependencies: ["RocketWSProtocol", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["ClusterCore", "RocketWSProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
         // One node's serving side: JSON-RPC, subscriptions, WebSocket server, MessagesSource.
         .target(
