@@ -168,19 +168,19 @@ import Testing
         let node = try await start("tls-health", tls: files(try ca.issue("node"), ca: ca), group: group)
         let client = try ca.issue("operator")
         let url = "https://127.0.0.1:\(node.port)/v1/health"
-        let curl = try #require(try await CommandRun.run("/usr/bin/curl", [
+        let curl = try await CommandRun.run("/usr/bin/curl", [
             "-sS", "--http2", "--cacert", ca.certificatePath, "--cert", client.certificatePath, "--key", client.keyPath,
             "-w", "\\nhttp/%{http_version}", url,
-        ]))
+        ])
         #expect(curl.status == 0, "\(curl.output)")
         #expect(curl.output.contains(#"{"status":"ok","node":"tls-health"}"#), "\(curl.output)")
         #expect(curl.output.hasSuffix("http/2"), "\(curl.output)")
-        let nghttp = try #require(try await CommandRun.run("/usr/bin/nghttp", ["--cert=\(client.certificatePath)", "--key=\(client.keyPath)", url]))
+        let nghttp = try await CommandRun.run("/usr/bin/nghttp", ["--cert=\(client.certificatePath)", "--key=\(client.keyPath)", url])
         #expect(nghttp.status == 0, "\(nghttp.output)")
         #expect(nghttp.output.contains(#"{"status":"ok","node":"tls-health"}"#), "\(nghttp.output)")
-        let anonymous = try #require(try await CommandRun.run("/usr/bin/curl", ["-sS", "--http2", "--cacert", ca.certificatePath, url]))
+        let anonymous = try await CommandRun.run("/usr/bin/curl", ["-sS", "--http2", "--cacert", ca.certificatePath, url])
         #expect(anonymous.status != 0, "\(anonymous.output)")
-        let plaintext = try #require(try await CommandRun.run("/usr/bin/curl", ["-sS", "--http2-prior-knowledge", "http://127.0.0.1:\(node.port)/v1/health"]))
+        let plaintext = try await CommandRun.run("/usr/bin/curl", ["-sS", "--http2-prior-knowledge", "http://127.0.0.1:\(node.port)/v1/health"])
         #expect(plaintext.status != 0, "\(plaintext.output)")
         await node.mesh.shutdown()
         try await group.shutdownGracefully()

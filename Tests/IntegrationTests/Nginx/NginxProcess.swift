@@ -49,19 +49,12 @@ final class NginxProcess: @unchecked Sendable {  // fields are written before `s
         directory = NSTemporaryDirectory() + "rocketws-nginx-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory + "/tmp", withIntermediateDirectories: true)
 
-        let render = Process()
-        render.executableURL = URL(fileURLWithPath: "/bin/sh")
-        render.arguments = [
+        try await CommandRun.run("/bin/sh", [
             Self.repositoryRoot.appendingPathComponent("deploy/compose/render-nginx-conf.sh").path,
             "--ws-listen", "127.0.0.1:\(wsPort)", "--ms-listen", "127.0.0.1:\(msPort)",
             "--ws-upstreams", wsUpstreams.joined(separator: ","), "--ms-upstreams", msUpstreams.joined(separator: ","),
             "--temp-dir", directory + "/tmp", "-o", directory + "/nginx.conf",
-        ]
-        try render.run()
-        render.waitUntilExit()
-        guard render.terminationStatus == 0 else {
-            throw NodeProcessError(message: "render-nginx-conf.sh exited \(render.terminationStatus)")
-        }
+        ]).succeeded()
 
         process = Process()
         process.executableURL = URL(fileURLWithPath: binary)

@@ -198,31 +198,14 @@ import Testing
 @Suite struct NginxComposeValidationTests {
     @Test func validateComposeScriptPasses() async throws {
         let root = NginxProcess.repositoryRoot
-        let outputPath = NSTemporaryDirectory() + "rocketws-validate-\(UUID().uuidString.prefix(8)).log"
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [root.appendingPathComponent("scripts/validate-compose.sh").path]
-        process.currentDirectoryURL = root
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try? output.close()
         // The first run installs docker-compose into .build-venv (about a minute or two).
-        let deadline = ContinuousClock.now + .seconds(600)
-        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        if process.terminationStatus == 77 {
+        let result = try await CommandRun.run(
+            "/bin/bash", [root.appendingPathComponent("scripts/validate-compose.sh").path], .init(directory: root), timeout: .seconds(600))
+        let text = result.output
+        if result.status == 77 {
             try Test.cancel("validate-compose.sh could not check the compose file (pip unreachable, no PyYAML):\n\(text)")
         }
-        #expect(process.terminationStatus == 0, "scripts/validate-compose.sh:\n\(text)")
+        #expect(result.status == 0, "scripts/validate-compose.sh:\n\(text)")
     }
 }
 
