@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func moduleIsServedWithTypeAndCachingHeaders() async throws {
-        let node = try await TestNode.start()
+        let node = try await InProcessNode.start()
         let socket = try await RawSocket.connect(port: node.ports.webSocket)
         socket.send(Array("GET /rocketws.js HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
         let answer = try #require(await socket.readHTTPResponse())
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func demoPageImportsTheModule() async throws {
-        let node = try await TestNode.start()
+        let node = try await InProcessNode.start()
         let socket = try await RawSocket.connect(port: node.ports.webSocket)
         socket.send(Array("GET /demo HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
         let answer = try #require(await socket.readHTTPResponse())

@@ -1,5 +1,6 @@
 import NIOCore
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 @testable import NodeServer
@@ -12,7 +13,7 @@ import Testing
         var headers: [String: String]
     }
 
-    private func openStream(_ node: TestNode, _ query: String, headers: [String] = []) async throws -> (RawSocket, Head?) {
+    private func openStream(_ node: InProcessNode, _ query: String, headers: [String] = []) async throws -> (RawSocket, Head?) {
         let socket = try await RawSocket.connect(port: node.ports.webSocket)
         let extra = headers.map { "\($0)\r\n" }.joined()
         socket.send(Array("GET /sse?\(query) HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\(extra)\r\n".utf8))
@@ -28,18 +29,18 @@ import Testing
     }
 
     /// Waits until the node counts `n` subscriptions (a stream subscribes right after its 200).
-    private func waitForSubscriptions(_ node: TestNode, _ n: Int) async -> Bool {
+    private func waitForSubscriptions(_ node: InProcessNode, _ n: Int) async -> Bool {
         await eventually { (try? await node.backend().call(method: "total_subscribers"))?["total"]?.intValue == n }
     }
 
     /// The node's connected clients, WebSocket and event streams alike (`cluster_status`).
-    private func connections(_ node: TestNode) async -> Int? {
+    private func connections(_ node: InProcessNode) async -> Int? {
         let status = try? await node.backend().call(method: "cluster_status")
         return status?["members"]?[0]?["connections"]?.intValue
     }
 
     @Test func streamsEveryMessageOfItsChannelsAsTheFramesJSON() async throws {
-        let node = try await TestNode.start()
+        let node = try await InProcessNode.start()
         let (socket, head) = try await openStream(node, "channel=news&channel=sp%C3%A9cial+one")
         #expect(head?.status == 200)
         #expect(head?.headers["content-type"] == "text/event-stream")
@@ -69,7 +70,7 @@ import Testing
     }
 
     @Test func commentLineEveryPingInterval() async throws {
-        let node = try await TestNode.start { $0.webSocket.liveness = LivenessSettings(pingInterval: .milliseconds(200), pongTimeout: .milliseconds(200)) }
+        let node = try await InProcessNode.start { $0.webSocket.liveness = LivenessSettings(pingInterval: .milliseconds(200), pongTimeout: .milliseconds(200)) }
         let (socket, head) = try await openStream(node, "channel=quiet")
         #expect(head?.status == 200)
         #expect(await socket.text(through: ": ping\n\n", timeout: .seconds(5)) != nil)
@@ -82,7 +83,7 @@ import Testing
     }
 
     @Test func lastEventIDWithHistoryOffGivesUnrecovered() async throws {
-        let node = try await TestNode.start()
+        let node = try await InProcessNode.start()
         let (socket, head) = try await openStream(node, "channel=news", headers: ["Last-Event-ID: news:e1:5"])
         #expect(head?.status == 200)
         let event = try #require(await socket.text(through: "\n\n"))
@@ -92,7 +93,7 @@ import Testing
     }
 
     @Test func badRequestsAreRefusedWithAReason() async throws {
-        let node = try await TestNode.start { $0.webSocket.privateChannelSecret = "s" }
+        let node = try await InProcessNode.start { $0.webSocket.privateChannelSecret = "s" }
         for (query, reason) in [("", "at least one channel"), ("channel=", "1 to 255 bytes"), ("channel=private-x", "public channels only"), ("channel=%FF", "UTF-8")] {
             let (socket, head) = try await openStream(node, query)
             #expect(head?.status == 400, "\(query)")
@@ -105,7 +106,7 @@ import Testing
     }
 
     @Test func originAndConnectionLimitApplyAsToWebSocket() async throws {
-        let node = try await TestNode.start {
+        let node = try await InProcessNode.start {
             $0.webSocket.allowedOrigins = ["https://app.example"]
             $0.webSocket.maxConnections = 1
         }

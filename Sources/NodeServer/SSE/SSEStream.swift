@@ -103,7 +103,7 @@ final class SSEStream: ChannelDuplexHandler, RemovableChannelHandler {
         let bound = NIOLoopBound(self, eventLoop: session.shard.loop)
         api.handleClientMessage(buffer, from: session).whenSuccess { reply in
             let stream = bound.value
-            let answer = reply.flatMap { try? JSONValue.parse($0) }
+            let answer = reply.flatMap { try? JSONValue(parsing: $0) }
             if let error = answer?["error"] {
                 if error["code"]?.intValue == Self.historyOffCode, !stream.historyOff {
                     stream.historyOff = true
