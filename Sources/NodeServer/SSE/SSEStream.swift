@@ -84,7 +84,8 @@ final class SSEStream: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func subscribe(_ channels: ArraySlice<String>) {
         guard let session, let api, let channel = channels.first, context != nil else {
-            if !positions.isEmpty { send("id: \(positions.eventID)\n\n") }
+            // An id even with history off ("-", no position): a reconnect then says so, and gets `unrecovered`.
+            send("id: \(positions.isEmpty ? "-" : positions.eventID)\n\n")
             return
         }
         var params: [String: JSONValue] = ["channel": .string(channel)]

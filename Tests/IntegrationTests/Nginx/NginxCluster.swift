@@ -20,7 +20,7 @@ final class NginxCluster: @unchecked Sendable {  // written once in `start`, rea
         backend = MessagesSourceClient(host: "127.0.0.1", port: nginx.msPort, apiKey: Self.apiKey, requestTimeout: .seconds(10))
     }
 
-    static func start(prefix: String) async throws -> NginxCluster {
+    static func start(prefix: String, nodeArguments: [String] = []) async throws -> NginxCluster {
         let peerPorts = freePorts(3)
         let seeds = peerPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",")
         var nodes: [NodeProcess] = []
@@ -29,7 +29,7 @@ final class NginxCluster: @unchecked Sendable {  // written once in `start`, rea
                 nodes.append(
                     try await NodeProcess.start(
                         name: "\(prefix)\(index + 1)",
-                        arguments: ["--advertise", "127.0.0.1:\(peerPort)"],
+                        arguments: ["--advertise", "127.0.0.1:\(peerPort)"] + nodeArguments,
                         environment: [
                             "ROCKETWS_JOIN": seeds, "ROCKETWS_CLUSTER_SECRET": secret, "ROCKETWS_API_KEY": apiKey,
                         ],
