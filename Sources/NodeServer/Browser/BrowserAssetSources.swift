@@ -20,6 +20,7 @@ enum BrowserAssetSources {
 // options.token(connectionId, channel), which resolves to the token your backend signs.
 
 const HISTORY_OFF = -32004;
+const NOT_ACCEPTED = -32006;
 
 class Emitter {
   constructor() { this.listeners = {}; }
@@ -224,7 +225,10 @@ export class RocketWS extends Emitter {
       sub.joined = true;
       sub.emit("subscribed", {});
     } catch (error) {
-      if (sub.active && this.state === "connected") sub.emit("error", error);
+      if (!sub.active || this.state !== "connected") return;
+      // Not accepted now (a crash being absorbed): ask again shortly.
+      if (error.code === NOT_ACCEPTED) setTimeout(() => { if (sub.active && this.state === "connected") this.join(sub); }, 500);
+      else sub.emit("error", error);
     }
   }
 

@@ -17,6 +17,8 @@ final class SSEStream: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// docs/contract.md, "History and recovery": `history` or `recover` on a node whose history is off.
     private static let historyOffCode = -32004
+    /// "History and recovery": no owner answered in time; the same request may be sent again.
+    private static let notAcceptedCode = -32006
 
     private let request: SSERequest
     private let responseHeaders: HTTPHeaders
@@ -109,6 +111,11 @@ final class SSEStream: ChannelDuplexHandler, RemovableChannelHandler {
                 if error["code"]?.intValue == Self.historyOffCode, !stream.historyOff {
                     stream.historyOff = true
                     return stream.subscribe(channels)
+                }
+                if error["code"]?.intValue == Self.notAcceptedCode, let context = stream.context {
+                    // No owner of the channel answered in time (a crash being absorbed): ask again shortly.
+                    context.eventLoop.scheduleTask(in: .milliseconds(500)) { bound.value.subscribe(channels) }
+                    return
                 }
                 stream.event("error", data: error)
             } else if let result = answer?["result"], let epoch = result["epoch"]?.stringValue, let top = result["offset"]?.intValue {

@@ -36,7 +36,7 @@ import Testing
         """
     }
 
-    /// What a page recorded: the `n` of each message its callback saw, and its events.
+    /// What a page recorded: the `n` of each message its callback saw (probes left out), and its events.
     struct Record {
         var seen: [Int]
         var events: [JSONValue]
@@ -44,11 +44,11 @@ import Testing
     }
 
     static func record(_ page: HeadlessChromium.Page) async throws -> Record {
-        let value = try await page.evaluate("({ seen: window.seen.map((m) => m.n), events: window.events })")
+        let value = try await page.evaluate("({ seen: window.seen.map((m) => m.n).filter((n) => n !== 0), events: window.events })")
         return Record(seen: value["seen"]?.arrayValue?.compactMap(\.intValue) ?? [], events: value["events"]?.arrayValue ?? [])
     }
 
-    /// The scenario both pages go through: 20 messages, kill -9 of the node the browser is on while 20 more are
+    /// The scenario both pages go through: probes until the page gets them, 20 messages, kill -9 of the node the browser is on while 20 more are
     /// emitted, 10 after it is subscribed again. Returns what the page saw, and the time from the kill to its
     /// subscription on another node (`subscribed` on the client page; the stream's next `open` for EventSource).
     static func killTheBrowsersNode(page html: (Int, String) -> String, nodeArguments: [String] = []) async throws -> (Record, killToBack: Int?) {
@@ -72,8 +72,17 @@ import Testing
                     if pause > .zero { try await Task.sleep(for: pause) }
                 }
             }
+            // Messages count from the subscribe's answer, which the page may see after the cluster counts it:
+            // probes (n = 0, left out of the record) until one arrives.
+            let live = await eventually {
+                _ = try? await emit(0...0)
+                return (try? await page.evaluate("window.seen.some((m) => m.n === 0)")) == .bool(true)
+            }
+            try #require(live, "a probe message reached the page")
             try await emit(1...20)
-            try #require(try await page.waitFor("window.seen.length >= 20"), "the first 20 messages arrived")
+            let first = try await page.waitFor("window.seen.length >= 20")
+            let before = try await record(page)
+            try #require(first, "the first 20 messages arrived: \(before.seen) \(before.events)")
             let killedAt = try await page.evaluate("Date.now()").intValue
             victim.kill9()
             try await emit(21...40, pause: .milliseconds(25))
@@ -89,6 +98,15 @@ import Testing
             await browser.stop()
             throw error
         }
+    }
+
+    /// Types into the demo page's name and message fields (keyboard input) and presses Send.
+    static func type(name: String, text: String, into page: HeadlessChromium.Page) async throws {
+        for (field, value) in [("name", name), ("text", text)] {
+            _ = try await page.evaluate("document.getElementById('\(field)').focus()")
+            _ = try await page.browser.send("Input.insertText", ["text": .string(value)], session: page.session)
+        }
+        _ = try await page.evaluate("document.querySelector('#say button').click()")
     }
 
     /// Every `n` at most once and increasing: no message twice, none out of order.
@@ -131,13 +149,19 @@ import Testing
                     let total = await cluster.asking(cluster.nodes[0]) { try await $0.call(method: "total_subscribers", params: ["channel": .string(channel)]) }
                     return total?["total"]?.intValue == 2
                 })
-            _ = try await browser.send("Runtime.evaluate", ["expression": .string("document.getElementById('name').focus()")], session: writer.session)
-            _ = try await browser.send("Input.insertText", ["text": "Ada"], session: writer.session)
-            _ = try await browser.send("Runtime.evaluate", ["expression": .string("document.getElementById('text').focus()")], session: writer.session)
-            _ = try await browser.send("Input.insertText", ["text": "hello from the demo"], session: writer.session)
-            _ = try await writer.evaluate("document.querySelector('#say button').click()")
+            try await Self.type(name: "Ada", text: "hello from the demo", into: writer)
             #expect(try await reader.waitFor("document.getElementById('messages').textContent.includes('Adahello from the demo')"))
             #expect(try await writer.evaluate("document.getElementById('messages').children.length") == .int(1))
+            try await Self.type(name: "Grace", text: "and hello back, from another tab", into: reader)
+            #expect(try await writer.waitFor("document.getElementById('messages').textContent.includes('Graceand hello back')"))
+            // scripts/demo-screenshot.sh: the README's picture of the demo page is this tab.
+            if let path = ProcessInfo.processInfo.environment["ROCKETWS_DEMO_SCREENSHOT"] {
+                _ = try await browser.send(
+                    "Emulation.setDeviceMetricsOverride", ["width": 760, "height": 330, "deviceScaleFactor": 1, "mobile": false], session: writer.session)
+                let shot = try await browser.send("Page.captureScreenshot", ["format": "png"], session: writer.session)
+                let png = try #require(shot["data"]?.stringValue.flatMap { Data(base64Encoded: $0) })
+                try png.write(to: URL(fileURLWithPath: path))
+            }
             await browser.stop()
         } catch {
             await browser.stop()
