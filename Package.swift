@@ -20,7 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
@@ -70,6 +71,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
         // Clients for the node's two public APIs (WebSocket and MessagesSource), used by the admin tool and tests.
@@ -83,7 +85,7 @@ let package = Package(
             ]
         ),
         // Test helpers shared by the test targets (not a product): how node processes are started.
-        .target(name: "RocketWSTestKit"),
+        .target(name: "RocketWSTestKit", dependencies: [.product(name: "JWTKit", package: "jwt-kit")]),
         .executableTarget(
             name: "rocketws-node",
             dependencies: [
