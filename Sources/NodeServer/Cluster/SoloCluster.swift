@@ -1,14 +1,24 @@
 import ClusterKit
 import NIOCore
+import Synchronization
 
 /// The cluster of one: a node started without peers, or in tests of the serving side alone.
 public final class SoloCluster: ClusterLink {
     public let localName: String
     public let localIncarnation: UInt64
+    let presence: Mutex<SoloPresence>
+    private let delegateBox = Mutex(WeakDelegate())
+    /// Where presence events and backend orders go (the node's API).
+    var delegate: (any ClusterDeliveryDelegate)? { delegateBox.withLock { $0.value } }
 
     public init(name: String, incarnation: UInt64 = 1) {
         self.localName = name
         self.localIncarnation = incarnation
+        self.presence = Mutex(SoloPresence(table: PresenceTable(nodeName: name, epoch: max(1, incarnation))))
+    }
+
+    public func setDelegate(_ delegate: any ClusterDeliveryDelegate) {
+        delegateBox.withLock { $0.value = delegate }
     }
 
     public func localChannelActivated(_ channel: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
@@ -29,4 +39,8 @@ public final class SoloCluster: ClusterLink {
     public func start() async throws -> Int? { nil }
     public func shutdown() async {}
     public func reloadPeerTLS() -> Bool { false }
+}
+
+struct WeakDelegate: Sendable {
+    weak var value: (any ClusterDeliveryDelegate)?
 }

@@ -72,6 +72,7 @@ public final class Node: Service {
         self.cluster = link
         self.api = NodeAPI(hub: hub, cluster: link, metrics: metrics, settings: configuration.webSocket, advertisedAddress: advertised)
         (link as? ClusterShell)?.setDelegate(api)
+        (link as? SoloCluster)?.setDelegate(api)
         self.webSocketServer = WebSocketServer(settings: configuration.webSocket, hub: hub, api: api, logger: logger)
         var sources: [any MessagesSource] = [HTTPMessagesSource(settings: configuration.messagesSource, group: clusterGroup, logger: logger)]
         sources.append(contentsOf: extraSources)

@@ -61,11 +61,16 @@ final class WebSocketServer: Sendable {
     private func configure(_ channel: any Channel) throws {
         let settings = self.settings
         let hub = self.hub
+        let gate = UpgradeTokenGate()
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: settings.maxMessageBytes,
             automaticErrorHandling: false,
             shouldUpgrade: { [self] channel, head in
-                channel.eventLoop.makeSucceededFuture(self.upgradeHeaders(for: head))
+                guard let headers = self.upgradeHeaders(for: head) else { return channel.eventLoop.makeSucceededFuture(nil) }
+                guard let verifier = self.api.tokenVerifier, let token = UpgradeTokenGate.token(in: head.uri) else {
+                    return channel.eventLoop.makeSucceededFuture(headers)
+                }
+                return gate.check(token, with: verifier, on: channel.eventLoop, metrics: self.api.metrics).map { $0 ? headers : nil }
             },
             upgradePipelineHandler: { [self] channel, _ in
                 channel.eventLoop.makeCompletedFuture {
@@ -85,13 +90,14 @@ final class WebSocketServer: Sendable {
                         api: self.api,
                         settings: settings,
                         writer: writerContext,
-                        sweep: sweep
+                        sweep: sweep,
+                        identity: gate.identity
                     )
                     try ops.addHandler(session)
                 }
             }
         )
-        let refusal = UpgradeRefusalHandler(server: self)
+        let refusal = UpgradeRefusalHandler(server: self, gate: gate)
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
                 let ops = context.pipeline.syncOperations
@@ -172,16 +178,18 @@ final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPServerResponsePart
 
     private let server: WebSocketServer
+    private let gate: UpgradeTokenGate
     private var status: HTTPResponseStatus = .upgradeRequired
 
-    init(server: WebSocketServer) {
+    init(server: WebSocketServer, gate: UpgradeTokenGate) {
         self.server = server
+        self.gate = gate
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            status = server.refusal(for: head) ?? WebSocketServer.handshakeStatus(for: head)
+            status = gate.refused ? .unauthorized : server.refusal(for: head) ?? WebSocketServer.handshakeStatus(for: head)
             return
         case .body:
             return
@@ -194,6 +202,7 @@ final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandle
         case .forbidden: body = #"{"error":"origin not allowed"}"#
         case .serviceUnavailable: body = #"{"error":"connection limit reached"}"#
         case .badRequest: body = #"{"error":"malformed WebSocket handshake"}"#
+        case .unauthorized: body = #"{"error":"missing, malformed, wrongly signed or expired connection token"}"#
         default: body = #"{"error":"this port accepts WebSocket upgrades only (version 13)"}"#
         }
         var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
