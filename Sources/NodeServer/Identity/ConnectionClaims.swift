@@ -1,4 +1,5 @@
 import JWTKit
+import RocketWSProtocol
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

@@ -1,4 +1,5 @@
 import JWTKit
+import RocketWSProtocol
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -52,7 +53,7 @@ public struct ConnectionTokenVerifier: Sendable {
         var info = "{}"
         if let value = claims.info {
             guard value.isObject else { throw .malformed("\"info\" must be an object") }
-            info = value.jsonText
+            info = value.serialized()
             guard info.utf8.count <= Self.maxInfoBytes else { throw .malformed("\"info\" is larger than 1 KiB") }
         }
         return ConnectionIdentity(user: claims.sub.value, info: info, channels: Set(claims.channels ?? []))

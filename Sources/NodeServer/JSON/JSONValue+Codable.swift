@@ -1,3 +1,5 @@
+import RocketWSProtocol
+
 /// JSON values inside Codable payloads (a connection token's `info` claim).
 extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
@@ -21,7 +23,7 @@ extension JSONValue: Codable {
         } else if let int = try? single.decode(Int.self) {
             self = .int(int)
         } else if let double = try? single.decode(Double.self) {
-            self = .number(String(double))
+            self = .double(double)
         } else {
             self = .string(try single.decode(String.self))
         }
@@ -35,9 +37,12 @@ extension JSONValue: Codable {
         case .bool(let bool):
             var single = encoder.singleValueContainer()
             try single.encode(bool)
-        case .number(let text):
+        case .int(let int):
             var single = encoder.singleValueContainer()
-            if let int = Int(text) { try single.encode(int) } else { try single.encode(Double(text) ?? 0) }
+            try single.encode(int)
+        case .double(let double):
+            var single = encoder.singleValueContainer()
+            try single.encode(double)
         case .string(let string):
             var single = encoder.singleValueContainer()
             try single.encode(string)

@@ -1,5 +1,6 @@
 import ClusterKit
 import NIOCore
+import RocketWSProtocol
 
 /// Identity and presence: connection tokens, `connect`, `subscribe` with `presence`, the `presence` and
 /// `presence_stats` answers, and the backends' `disconnect` and `unsubscribe` by user.
@@ -70,7 +71,7 @@ extension NodeAPI {
             let values: [JSONValue] = members.map { member in
                 .object([
                     "user": .string(member.user),
-                    "info": (try? JSONValue.parse(member.info)) ?? .object([:]),
+                    "info": (try? JSONValue(parsing: member.info)) ?? .object([:]),
                     "connections": .int(member.connections),
                 ])
             }
@@ -117,7 +118,7 @@ extension NodeAPI {
         let timestamp = Self.unixSeconds()
         for event in events {
             var body: [UInt8] = Array(#"{"user":"#.utf8)
-            JSONEscaping.appendQuoted(event.user, to: &body)
+            JSONString.appendQuoted(event.user, to: &body)
             body.append(contentsOf: #","info":"#.utf8)
             body.append(contentsOf: event.info.utf8)
             body.append(UInt8(ascii: "}"))

@@ -351,7 +351,7 @@ public final class NodeAPI: Sendable {
             let memberValues: [JSONValue] = members.map { m in
                 .object([
                     "name": .string(m.name), "address": .string(m.address), "state": .string(m.state.description),
-                    "incarnation": .number(String(m.incarnation)), "connections": .int(m.connections),
+                    "incarnation": .int(Int(clamping: m.incarnation)), "connections": .int(m.connections),
                     "subscriptions": .int(m.subscriptions),
                 ])
             }

@@ -77,7 +77,15 @@ public enum PushFrame {
         frame.writeString(String(timestamp))
         if let channel {
             frame.writeStaticString(#","__channel":"#)
-            JSONEscaping.writeQuoted(channel, into: &frame)
+            if JSONString.needsNoEscaping(channel) {
+                frame.writeStaticString("\"")
+                frame.writeString(channel)
+                frame.writeStaticString("\"")
+            } else {
+                var quoted: [UInt8] = []
+                JSONString.appendQuoted(channel, to: &quoted)
+                frame.writeBytes(quoted)
+            }
         }
     }
 
