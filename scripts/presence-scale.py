@@ -31,7 +31,10 @@ def token(user: str) -> str:
 
 
 def rpc(ms_port: int, method: str, params=None):
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    request = {"jsonrpc": "2.0", "id": 1, "method": method}
+    if params is not None:
+        request["params"] = params
+    body = json.dumps(request).encode()
     req = urllib.request.Request(f"http://127.0.0.1:{ms_port}/", data=body, headers={"content-type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as answer:
         return json.loads(answer.read())["result"]
@@ -59,8 +62,9 @@ def peer_bytes_sent() -> int:
     for i, line in enumerate(lines):
         parts = line.split()
         if len(parts) >= 5 and parts[0] == "ESTAB":
-            local = parts[3].rsplit(":", 1)[-1]
-            if local in peer and i + 1 < len(lines):
+            local, remote = parts[3].rsplit(":", 1)[-1], parts[4].rsplit(":", 1)[-1]
+            # Both ends of every link: each socket's bytes_sent is what that end sent.
+            if (local in peer or remote in peer) and i + 1 < len(lines):
                 m = re.search(r"bytes_sent:(\d+)", lines[i + 1])
                 if m:
                     total += int(m.group(1))
@@ -229,7 +233,7 @@ def main():
             procs.append(subprocess.Popen(
                 [f"{args.bin}/rocketws-node", "--node-name", f"n{i + 1}", "--ws-conn", f"127.0.0.1:{ws}", "--ms-conn", f"127.0.0.1:{ms}",
                  "--peer-conn", f"127.0.0.1:{peer}", "--advertise", f"127.0.0.1:{peer}", "--token-secret", SECRET, *join],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                stdout=open(f"/tmp/presence-scale-n{i + 1}.log", "w"), stderr=subprocess.STDOUT))
         for _ in range(150):
             try:
                 if all(sum(m["state"] == "alive" for m in rpc(ms, "cluster_status")["members"]) == 3 for _, ms, _ in PORTS):
