@@ -92,6 +92,10 @@ class WS:
         header = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n))
         self.w.write(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
 
+    def pong(self, payload: bytes):
+        mask = os.urandom(4)
+        self.w.write(bytes([0x8A, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
     async def frame(self):
         b0, b1 = await self.r.readexactly(2)
         n = b1 & 0x7F
@@ -154,6 +158,8 @@ class Watcher:
                 opcode, payload = await client.frame()
                 if opcode == 8:
                     return
+                if opcode == 9:
+                    client.pong(payload)
                 if opcode == 1:
                     kind = json.loads(payload).get("__type")
                     self.joins += kind == "join"
@@ -232,7 +238,9 @@ def main():
             join = ["--join", f"127.0.0.1:{PORTS[0][2]}"] if i else []
             procs.append(subprocess.Popen(
                 [f"{args.bin}/rocketws-node", "--node-name", f"n{i + 1}", "--ws-conn", f"127.0.0.1:{ws}", "--ms-conn", f"127.0.0.1:{ms}",
-                 "--peer-conn", f"127.0.0.1:{peer}", "--advertise", f"127.0.0.1:{peer}", "--token-secret", SECRET, *join],
+                 "--peer-conn", f"127.0.0.1:{peer}", "--advertise", f"127.0.0.1:{peer}", "--token-secret", SECRET,
+                 # The drained member sockets never answer pings: no liveness drops during the run.
+                 "--ping-interval-s", "3600", *join],
                 stdout=open(f"/tmp/presence-scale-n{i + 1}.log", "w"), stderr=subprocess.STDOUT))
         for _ in range(150):
             try:
