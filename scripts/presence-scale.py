@@ -151,6 +151,7 @@ async def gather_limited(coros, limit=200):
 class Watcher:
     def __init__(self):
         self.joins, self.leaves = 0, 0
+        self.left_users = []
 
     async def run(self, client):
         try:
@@ -161,9 +162,12 @@ class Watcher:
                 if opcode == 9:
                     client.pong(payload)
                 if opcode == 1:
-                    kind = json.loads(payload).get("__type")
+                    message = json.loads(payload)
+                    kind = message.get("__type")
                     self.joins += kind == "join"
                     self.leaves += kind == "leave"
+                    if kind == "leave":
+                        self.left_users.append(message.get("user"))
         except Exception:
             return
 
@@ -212,13 +216,25 @@ async def scenario(n: int, pids):
     # Reconnect storm: everyone closes and comes back (to the next node) within the hold.
     joins_before, leaves_before = watcher.joins, watcher.leaves
     start = time.perf_counter()
-    for c in clients:
-        c.close()
-    clients = await gather_limited([member(i, True, node=i + 1) for i in range(n)], limit=400)
+    away = {}
+
+    async def come_back(i):
+        closed_at = time.perf_counter()
+        clients[i].close()
+        client = await WS().open(PORTS[(i + 1) % 3][0], f"/?token={token(f'user{i}')}")
+        await client.call("subscribe", {"channel": "room", "presence": True})
+        away[f"user{i}"] = time.perf_counter() - closed_at
+        return client
+
+    clients = await gather_limited([come_back(i) for i in range(n)], limit=1000)
     storm = time.perf_counter() - start
     await asyncio.sleep(8)
-    print(f"reconnect storm: {n} members closed and came back in {storm:.2f} s; the watcher then saw "
-          f"{watcher.leaves - leaves_before} leaves and {watcher.joins - joins_before} joins (hold 5 s)")
+    left = watcher.left_users[leaves_before:]
+    within = [u for u, t in away.items() if t < 5]
+    wrongly = [u for u in left if away.get(u, 99) < 5]
+    print(f"reconnect storm: {n} members closed and came back (to the next node) in {storm:.2f} s; "
+          f"{len(within)} were back within 5 s; the watcher then saw {watcher.leaves - leaves_before} leaves and "
+          f"{watcher.joins - joins_before} joins; leaves of users back within 5 s: {len(wrongly)}")
     stats = rpc(PORTS[1][1], "presence_stats", {"channel": "room"})
     print(f"after the storm: {stats}")
     for c in clients:
