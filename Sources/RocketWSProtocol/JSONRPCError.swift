@@ -52,6 +52,10 @@ public struct JSONRPCError: Error, Equatable, Sendable, CustomStringConvertible 
     public static func forbidden(_ why: String) -> JSONRPCError {
         JSONRPCError(code: -32003, message: "Forbidden: \(why)")
     }
+    /// -32005: no valid connection token (missing, malformed, wrongly signed, expired), or presence without one.
+    public static func unauthorized(_ why: String) -> JSONRPCError {
+        JSONRPCError(code: -32005, message: "Unauthorized: \(why)")
+    }
     /// -32001: a per-connection limit was reached.
     public static func limitExceeded(_ why: String) -> JSONRPCError {
         JSONRPCError(code: -32001, message: "Limit exceeded: \(why)")

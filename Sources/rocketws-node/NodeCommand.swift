@@ -71,6 +71,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("private-channel-secret"), help: "Secret backends sign private-channel tokens with (private- channels are refused without it).")
     var privateChannelSecret: String?
 
+    @Option(name: .customLong("token-secret"), help: "HMAC key (HS256, at least 32 bytes) of connection tokens: when set, every connection needs one (?token=JWT or a first \"connect\").")
+    var tokenSecret: String?
+
     @Option(name: .customLong("flush-delay-us"), help: "Shortest time between two write rounds of pushed frames on one client loop while CPU is spare, in microseconds (0: a message leaves as soon as the loop gets to it and batches grow only with the load; longer: fewer writes per client at that much added latency).")
     var flushDelayMicroseconds = 0
 
@@ -140,6 +143,9 @@ struct NodeCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
         }
+        if let tokenSecret, !tokenSecret.isEmpty, tokenSecret.utf8.count < ConnectionTokenVerifier.minimumSecretBytes {
+            throw ValidationError("--token-secret must be at least \(ConnectionTokenVerifier.minimumSecretBytes) bytes (HS256 needs a key as long as its output)")
+        }
         guard maxMessageBytes > 0 else { throw ValidationError("--max-message-bytes must be positive") }
         guard maxQueueBytes >= 1024 else { throw ValidationError("--max-queue-bytes must be at least 1024") }
         guard peerQueueBytes >= 65_536 else { throw ValidationError("--peer-queue-bytes must be at least 65536") }
@@ -190,6 +196,7 @@ struct NodeCommand: AsyncParsableCommand {
         config.webSocket.maxFlushDelay = .microseconds(Int64(max(0, maxFlushDelayMicroseconds)))
         config.fanOutNice = max(0, min(19, fanOutNice))
         config.webSocket.privateChannelSecret = privateChannelSecret.flatMap { $0.isEmpty ? nil : $0 }
+        config.webSocket.tokenSecret = tokenSecret.flatMap { $0.isEmpty ? nil : $0 }
         if let threads { config.eventLoopThreads = max(1, threads) }
         config.webSocket.liveness = LivenessSettings(pingInterval: .nanoseconds(Self.nanoseconds(pingIntervalSeconds)), pongTimeout: .nanoseconds(Self.nanoseconds(pongTimeoutSeconds)))
         config.webSocket.handshakeTimeout = .nanoseconds(Self.nanoseconds(handshakeTimeoutSeconds))

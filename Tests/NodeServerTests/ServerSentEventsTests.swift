@@ -125,6 +125,24 @@ import Testing
         await node.stop()
     }
 
+    @Test func withTokenSecretAStreamNeedsAValidToken() async throws {
+        let node = try await InProcessNode.start { $0.webSocket.tokenSecret = TestTokens.secret }
+        let (missing, refused) = try await openStream(node, "channel=a")
+        #expect(refused?.status == 401)
+        await missing.close()
+        let (wrong, bad) = try await openStream(node, "channel=a&token=not.a.jwt")
+        #expect(bad?.status == 401)
+        await wrong.close()
+        let token = try await TestTokens.mint(user: "ada")
+        let (stream, head) = try await openStream(node, "channel=a&token=\(token)")
+        #expect(head?.status == 200)
+        #expect(await waitForSubscriptions(node, 1))
+        _ = try await node.backend().call(method: "emit", params: ["channel": "a", "data": ["n": 1]])
+        #expect(await stream.text(through: #""n":1}"#) != nil)
+        await stream.close()
+        await node.stop()
+    }
+
     @Test func streamPositionsRoundTripThroughAnEventID() throws {
         var positions = StreamPositions()
         positions["chat"] = .init(epoch: "e1", offset: 7)

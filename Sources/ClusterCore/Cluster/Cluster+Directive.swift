@@ -20,6 +20,12 @@ extension Cluster {
         case deliver(Push<Data>, from: String, ack: RequestID?)
         /// Answer `peer`'s status query `requestID` with this node's own counts.
         case answerStats(requestID: RequestID, to: String)
+        /// Answer `peer`'s presence request `requestID` from this node's own connections (a `presenceReply`).
+        case answerPresence(requestID: RequestID, request: PresenceRequest, to: String)
+        /// Complete the presence request with the replies of the nodes that answered.
+        case completePresence(RequestID, [PresenceReply])
+        /// Tell this node's subscribers of each event's channel that a user joined or left.
+        case presenceEvents([PresenceEvent])
         /// Complete the emit `request` with the counts of the nodes that answered.
         case completeCounts(RequestID, [NodeCount])
         /// Complete the status query `request` with the stats of the nodes that answered.

@@ -26,6 +26,11 @@ extension Cluster {
         case ack(requestID: RequestID, count: Int)
         case statsRequest(requestID: RequestID)
         case statsResponse(requestID: RequestID, stats: LocalStats)
+        /// Presence gossip (deltas, digests, sync requests, snapshot chunks).
+        case presence(PresenceMessage)
+        /// A presence question or order for this node's own connections.
+        case presenceRequest(requestID: RequestID, request: PresenceRequest)
+        case presenceReply(requestID: RequestID, reply: PresenceReply)
     }
 
     /// What the mesh did with one frame handed to it.

@@ -18,13 +18,18 @@ extension Cluster {
         public let settings: Settings
         public private(set) var membership: Membership.Instance
         public private(set) var interest: InterestTable
+        /// Who is present in which channel, cluster-wide (see `Cluster+Presence.swift`).
+        public internal(set) var presence: PresenceTable
+        var presenceHold: PresenceHold
+        var presenceFlushAt: Duration?
+        var presenceDeadlines = DeadlineQueue()
         public var myself: Membership.Member { membership.myself }
 
         private var stopping = false
         /// After `stop()`: no more ticks are asked for.
         private var stopped = false
         private var nextRequestID: RequestID = 1
-        private var pending: [RequestID: PendingRequest] = [:]
+        var pending: [RequestID: PendingRequest] = [:]
         /// Deadlines of pending requests in the order they were made (one timeout per kind, so each queue is
         /// sorted); entries of requests answered before are skipped when they come due.
         private var forwardDeadlines = DeadlineQueue()
@@ -41,6 +46,8 @@ extension Cluster {
             self.settings = settings
             self.membership = Membership.Instance(myself: myself, settings: settings.membership, seed: seed)
             self.interest = InterestTable(nodeName: myself.name, epoch: myself.incarnation, settings: settings.interest)
+            self.presence = PresenceTable(nodeName: myself.name, epoch: myself.incarnation, settings: settings.presence)
+            self.presenceHold = PresenceHold(hold: settings.presenceHold)
         }
 
         // MARK: Views
@@ -100,6 +107,8 @@ extension Cluster {
             outboxRetryAt = nil
             forwardDeadlines = DeadlineQueue()
             statsDeadlines = DeadlineQueue()
+            presenceDeadlines = DeadlineQueue()
+            presenceFlushAt = nil
             armedAt = nil
             return out
         }
@@ -145,7 +154,7 @@ extension Cluster {
 
         /// Where the mesh could not take a frame at once, it waits in the peer's outbox (in order with all that
         /// follows, up to `forwardTimeout`). Peers with frames already waiting get the frame queued behind them.
-        private mutating func sendInOrder(_ frame: Frame<Data>, to targets: [String], now: Duration, into out: inout [Directive<Data>]) {
+        mutating func sendInOrder(_ frame: Frame<Data>, to targets: [String], now: Duration, into out: inout [Directive<Data>]) {
             var direct: [String] = []
             direct.reserveCapacity(targets.count)
             for target in targets {
@@ -257,6 +266,7 @@ extension Cluster {
             var out: [Directive<Data>] = []
             absorb(membership.onPeerConnected(name: name, address: address, incarnation: incarnation, now: now), now: now, into: &out)
             absorb(interest.nodeJoined(name), now: now, into: &out)
+            absorbPresence(presence.nodeJoined(name), now: now, into: &out)
             // Status queries are idempotent: those still waiting for this peer are asked again.
             for id in pending.keys.sorted() where pending[id]?.kind == .stats && pending[id]?.waiting.contains(name) == true {
                 sendInOrder(.statsRequest(requestID: id), to: [name], now: now, into: &out)
@@ -291,6 +301,14 @@ extension Cluster {
                 return out
             case .statsResponse(let id, let stats):
                 answered(id, by: peer, into: &out) { $0.stats.append(stats) }
+            case .presence(let message):
+                guard membership.member(named: peer)?.state.isActive == true else { return out }
+                absorbPresence(presence.apply(message, from: peer), now: now, into: &out)
+            case .presenceRequest(let id, let request):
+                out.append(.answerPresence(requestID: id, request: request, to: peer))
+                return out
+            case .presenceReply(let id, let reply):
+                answered(id, by: peer, into: &out) { $0.replies.append(reply) }
             case .membership(let message):
                 absorb(membership.onMessage(message, from: peer, now: now), now: now, into: &out)
             case .interest(let message):
@@ -320,7 +338,10 @@ extension Cluster {
             if let at = digestAt, at <= now {
                 digestAt = now + settings.interest.digestInterval
                 absorb(interest.onDigestTick(peers: activePeers), now: now, into: &out)
+                let peers = activePeers
+                if !peers.isEmpty { out.append(.send(.presence(presence.digest()), to: peers)) }
             }
+            presenceTick(now: now, into: &out)
             if let at = outboxRetryAt, at <= now {
                 outboxRetryAt = nil
                 for peer in outboxes.keys.sorted() {
@@ -329,6 +350,7 @@ extension Cluster {
             }
             while let id = forwardDeadlines.popDue(now) { finish(id, into: &out) }
             while let id = statsDeadlines.popDue(now) { finish(id, into: &out) }
+            while let id = presenceDeadlines.popDue(now) { finish(id, into: &out) }
             for waiter in waiters where waiter.deadline <= now && waiter.isActivation {
                 visibilityTimedOut(waiter, now: now, into: &out)
             }
@@ -338,15 +360,18 @@ extension Cluster {
 
         // MARK: Internals
 
-        private mutating func makeRequestID() -> RequestID {
+        mutating func makeRequestID() -> RequestID {
             defer { nextRequestID = nextRequestID == .max ? 1 : nextRequestID + 1 }
             return nextRequestID
         }
 
         /// Asks the shell for a tick at the earliest instant something is due, unless its timer is set earlier.
-        private mutating func arm(_ out: inout [Directive<Data>]) {
+        mutating func arm(_ out: inout [Directive<Data>]) {
             guard !stopped else { return }
-            var next = [membershipTickAt, digestAt, outboxRetryAt, forwardDeadlines.first, statsDeadlines.first].compactMap { $0 }.min()
+            var next = [
+                membershipTickAt, digestAt, outboxRetryAt, forwardDeadlines.first, statsDeadlines.first, presenceDeadlines.first,
+                presenceFlushAt, presenceHold.nextDeadline,
+            ].compactMap { $0 }.min()
             for waiter in waiters where next == nil || waiter.deadline < next! { next = waiter.deadline }
             guard let next, armedAt.map({ next < $0 }) ?? true else { return }
             armedAt = next
@@ -358,6 +383,7 @@ extension Cluster {
             switch request.kind {
             case .counts: out.append(.completeCounts(id, request.counts))
             case .stats: out.append(.completeStats(id, request.stats))
+            case .presence: out.append(.completePresence(id, request.replies))
             }
         }
 
@@ -406,6 +432,7 @@ extension Cluster {
                 case .memberRemoved(let member):
                     membersChanged = true
                     absorb(interest.removeNode(member.name), now: now, into: &out)
+                    absorbPresence(presence.removeNode(member.name), now: now, into: &out)
                     forgetPending(peer: member.name, into: &out)
                 case .scheduleTick(let delay):
                     membershipTickAt = now + delay
@@ -427,11 +454,13 @@ extension Cluster {
                 guard wasInactive else { return }
                 if !stopping { out.append(.connect(address: member.address)) }
                 absorb(interest.nodeJoined(member.name), now: now, into: &out)
+                absorbPresence(presence.nodeJoined(member.name), now: now, into: &out)
             case .dead, .left:
                 if let dropped = outboxes.removeValue(forKey: member.name), !dropped.isEmpty {
                     out.append(.count(.forwardsDropped, by: dropped.count))
                 }
                 absorb(interest.removeNode(member.name), now: now, into: &out)
+                absorbPresence(presence.removeNode(member.name), now: now, into: &out)
                 forgetPending(peer: member.name, into: &out)
                 out.append(.forget(address: member.address))
             }
@@ -465,7 +494,8 @@ extension Cluster.Frame {
         switch self {
         case .push(let push): push.requestID == 0 ? nil : push.requestID
         case .statsRequest(let id): id
-        case .membership, .interest, .ack, .statsResponse: nil
+        case .presenceRequest(let id, _): id
+        case .membership, .interest, .ack, .statsResponse, .presence, .presenceReply: nil
         }
     }
 }

@@ -1,11 +1,12 @@
 extension Cluster {
     /// A request waiting for answers from several peers.
     struct PendingRequest: Sendable {
-        enum Kind: Sendable { case counts, stats }
+        enum Kind: Sendable { case counts, stats, presence }
         var kind: Kind
         var waiting: Set<String>
         var counts: [NodeCount] = []
         var stats: [LocalStats] = []
+        var replies: [PresenceReply] = []
     }
 
     /// A first subscriber (the activation) or a later one waiting for the same channel to be acknowledged.

@@ -5,6 +5,12 @@ extension Cluster {
         public var membership = Membership.Settings()
         /// Channel interest table (its `digestInterval` paces the digest exchange).
         public var interest = InterestTable.Settings()
+        /// Presence gossip (its digests go out with the interest digests).
+        public var presence = PresenceTable.Settings()
+        /// How long a user gone from a channel everywhere is held back before their leave is announced.
+        public var presenceHold: Duration = .seconds(5)
+        /// How long local joins and leaves are gathered before they go out as one delta.
+        public var presenceFlushDelay: Duration = .milliseconds(5)
         /// How long an emit waits for the delivered counts of the nodes it was forwarded to; also how long a
         /// frame waits in a peer's outbox for the link to come back.
         public var forwardTimeout: Duration = .seconds(2)

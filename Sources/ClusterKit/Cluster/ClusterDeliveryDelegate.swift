@@ -9,4 +9,9 @@ public protocol ClusterDeliveryDelegate: AnyObject, Sendable {
     func deliverForwardedBroadcast(data: ByteBuffer, timestamp: Int) -> DeliveryReceipt
     /// This node's counts, for another node's status query.
     func localStats() -> LocalStats
+    /// Pushes presence joins and leaves to the local subscribers of their channels.
+    func deliverPresence(_ events: [PresenceEvent])
+    /// Carries out a backend's `disconnect` or `unsubscribe` of a user on this node; the future (on any loop)
+    /// carries how many connections it affected.
+    func applyPresenceOrder(_ request: PresenceRequest) -> EventLoopFuture<Int>
 }

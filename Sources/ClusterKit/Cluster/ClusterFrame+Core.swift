@@ -17,6 +17,12 @@ extension ClusterFrame {
             return (.statsRequest, statsRequest(requestID: id, allocator: allocator))
         case .statsResponse(let id, let stats):
             return (.statsResponse, statsResponse(requestID: id, stats: stats, allocator: allocator))
+        case .presence(let message):
+            return (.presence, bytes(message.encoded(), allocator: allocator))
+        case .presenceRequest(let id, let request):
+            return (.presenceRequest, bytes(request.encoded(id: id), allocator: allocator))
+        case .presenceReply(let id, let reply):
+            return (.presenceReply, bytes(reply.encoded(id: id), allocator: allocator))
         }
     }
 
@@ -38,6 +44,12 @@ extension ClusterFrame {
             return decodeStatsRequest(payload).map { .statsRequest(requestID: $0) }
         case .statsResponse:
             return decodeStatsResponse(payload, node: peer).map { .statsResponse(requestID: $0.requestID, stats: $0.stats) }
+        case .presence:
+            return PresenceMessage.decode(payload.readableBytesView).map { .presence($0) }
+        case .presenceRequest:
+            return PresenceRequest.decode(payload.readableBytesView).map { .presenceRequest(requestID: $0.id, request: $0.request) }
+        case .presenceReply:
+            return PresenceReply.decode(payload.readableBytesView).map { .presenceReply(requestID: $0.id, reply: $0.reply) }
         }
     }
 

@@ -9,6 +9,7 @@ import NIOCore
 /// - `ack`:       u64 request id, u32 local subscribers reached
 /// - `statsRequest`: u64 request id
 /// - `statsResponse`: u64 request id, u32 connections, u32 subscriptions, u32 n, n x (channel, u32 count)
+/// - `presence`, `presenceRequest`, `presenceReply`: the formats of ClusterCore's `PresenceWire`
 public enum ClusterFrame {
     public enum Kind: UInt8, Sendable {
         case membership = 16
@@ -18,6 +19,10 @@ public enum ClusterFrame {
         case broadcast = 20
         case statsRequest = 21
         case statsResponse = 22
+        /// Presence gossip (`PresenceMessage`'s format); presence kinds use 48...63.
+        case presence = 48
+        case presenceRequest = 49
+        case presenceReply = 50
     }
 
     /// A decoded `forward` or `broadcast`: `data` is a slice of the received frame.

@@ -18,12 +18,13 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
     private let logger: Logger
     private let allocator = ByteBufferAllocator()
     private let startedAt = ContinuousClock.now
-    private var instance: Cluster.Instance<ByteBuffer>
-    private weak var delegate: (any ClusterDeliveryDelegate)?
+    var instance: Cluster.Instance<ByteBuffer>
+    weak var delegate: (any ClusterDeliveryDelegate)?
     private var tick: Scheduled<Void>?
     private var countRequests: [Cluster.RequestID: EventLoopPromise<[NodeCount]>] = [:]
     private var statsRequests: [Cluster.RequestID: EventLoopPromise<[LocalStats]>] = [:]
     private var visibilityRequests: [Cluster.RequestID: EventLoopPromise<Void>] = [:]
+    var presenceRequests: [Cluster.RequestID: EventLoopPromise<[PresenceReply]>] = [:]
     private let forwardsSent: Counter
     private let forwardsDropped: Counter
     private let malformedFrames: Counter
@@ -52,7 +53,7 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
         self.delegate = delegate
     }
 
-    private var now: Duration { ContinuousClock.now - startedAt }
+    var now: Duration { ContinuousClock.now - startedAt }
 
     // MARK: Lifecycle
 
@@ -150,12 +151,12 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
     }
 
     /// Runs `body` on the cluster loop: at once when already there, else with one hop.
-    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+    func onLoop(_ body: @escaping @Sendable () -> Void) {
         if loop.inEventLoop { body() } else { loop.execute(body) }
     }
 
     /// Registers the promise of a request answered later (before its directives run, which may complete it).
-    private func carryOut<Value: Sendable>(
+    func carryOut<Value: Sendable>(
         _ answer: Cluster.Answer<Value>,
         _ directives: [Cluster.Directive<ByteBuffer>],
         pending: ReferenceWritableKeyPath<ClusterShell, [Cluster.RequestID: EventLoopPromise<Value>]>
@@ -175,7 +176,7 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
 
     // MARK: Directives
 
-    private func execute(_ directives: [Cluster.Directive<ByteBuffer>]) {
+    func execute(_ directives: [Cluster.Directive<ByteBuffer>]) {
         loop.preconditionInEventLoop()
         for directive in directives {
             switch directive {
@@ -202,6 +203,12 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
                 statsRequests.removeValue(forKey: id)?.succeed(stats)
             case .completeVisibility(let id):
                 visibilityRequests.removeValue(forKey: id)?.succeed()
+            case .answerPresence(let id, let request, let peer):
+                answerPresence(id, request, to: peer)
+            case .completePresence(let id, let replies):
+                presenceRequests.removeValue(forKey: id)?.succeed(replies)
+            case .presenceEvents(let events):
+                delegate?.deliverPresence(events)
             case .publishMembers(let members):
                 snapshot.withLock { $0 = members }
             case .count(let counter, let amount):

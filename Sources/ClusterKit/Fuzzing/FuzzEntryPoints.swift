@@ -53,6 +53,7 @@ public enum FuzzEntryPoints {
         case .ack: ack(payload)
         case .statsRequest: _ = ClusterFrame.decodeStatsRequest(payload)
         case .statsResponse: statsResponse(payload)
+        case .presence, .presenceRequest, .presenceReply: presence(payload)
         case nil:
             membership(payload)
             interest(payload)
@@ -61,6 +62,19 @@ public enum FuzzEntryPoints {
             ack(payload)
             _ = ClusterFrame.decodeStatsRequest(payload)
             statsResponse(payload)
+            presence(payload)
+        }
+    }
+
+    private static func presence(_ payload: ByteBuffer) {
+        if let message = PresenceMessage.decode(payload.readableBytesView) {
+            precondition(PresenceMessage.decode(message.encoded()) == message, "presence message does not round-trip")
+        }
+        if let (id, request) = PresenceRequest.decode(payload.readableBytesView) {
+            precondition(PresenceRequest.decode(request.encoded(id: id))! == (id, request), "presence request does not round-trip")
+        }
+        if let (id, reply) = PresenceReply.decode(payload.readableBytesView) {
+            precondition(PresenceReply.decode(reply.encoded(id: id))! == (id, reply), "presence reply does not round-trip")
         }
     }
 

@@ -29,6 +29,17 @@ public protocol ClusterLink: Service, AnyObject, Sendable {
     /// Forwards a `notify_all` message to every other alive node.
     func forwardBroadcast(data: ByteBuffer, timestamp: Int, awaitCounts: Bool, on loop: any EventLoop) -> EventLoopFuture<[NodeCount]>
 
+    /// A connection of `user` subscribed to `channel` with presence (`info`: its token's info as JSON text).
+    func presenceJoined(channel: String, user: String, info: String)
+    /// A presence connection of `user` left `channel`.
+    func presenceLeft(channel: String, user: String)
+    /// `presence_stats`: users and connections in `channel`, cluster-wide.
+    func presenceStats(channel: String, on loop: any EventLoop) -> EventLoopFuture<(users: Int, connections: Int)>
+    /// `presence`: the members of `channel`, cluster-wide.
+    func presenceMembers(channel: String, on loop: any EventLoop) -> EventLoopFuture<[PresenceMember]>
+    /// A backend's `disconnect` or `unsubscribe` of a user, carried out on every node; the connections affected.
+    func presenceOrder(_ request: PresenceRequest, on loop: any EventLoop) -> EventLoopFuture<Int>
+
     /// The local stats of every other alive node (bounded wait; nodes that do not answer are left out).
     func remoteStats(on loop: any EventLoop) -> EventLoopFuture<[LocalStats]>
     /// Every known member but this node.

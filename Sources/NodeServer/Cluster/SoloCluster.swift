@@ -1,15 +1,25 @@
 import ClusterKit
 import NIOCore
+import Synchronization
 import ServiceLifecycle
 
 /// The cluster of one: a node started without peers, or in tests of the serving side alone.
 public final class SoloCluster: ClusterLink {
     public let localName: String
     public let localIncarnation: UInt64
+    let presence: Mutex<SoloPresence>
+    private let delegateBox = Mutex(WeakDelegate())
+    /// Where presence events and backend orders go (the node's API).
+    var delegate: (any ClusterDeliveryDelegate)? { delegateBox.withLock { $0.value } }
 
     public init(name: String, incarnation: UInt64 = 1) {
         self.localName = name
         self.localIncarnation = incarnation
+        self.presence = Mutex(SoloPresence(table: PresenceTable(nodeName: name, epoch: max(1, incarnation))))
+    }
+
+    public func setDelegate(_ delegate: any ClusterDeliveryDelegate) {
+        delegateBox.withLock { $0.value = delegate }
     }
 
     public func localChannelActivated(_ channel: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
@@ -30,7 +40,6 @@ public final class SoloCluster: ClusterLink {
     public func start() async throws -> Int? { nil }
     public func leave() async {}
     public var meshService: (any Service)? { nil }
-    public func setDelegate(_ delegate: any ClusterDeliveryDelegate) {}
     public func linkStats() -> [PeerLinkStats] { [] }
     public func reloadPeerTLS() -> Bool { false }
 
@@ -38,4 +47,8 @@ public final class SoloCluster: ClusterLink {
     public func run() async throws {
         try? await gracefulShutdown()
     }
+}
+
+struct WeakDelegate: Sendable {
+    weak var value: (any ClusterDeliveryDelegate)?
 }

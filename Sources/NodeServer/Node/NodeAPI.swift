@@ -15,7 +15,9 @@ public final class NodeAPI: Sendable {
     let metrics: NodeMetrics
     let settings: WebSocketSettings
     let advertisedAddress: String
-    private let allocator = ByteBufferAllocator()
+    /// Checks connection tokens when `--token-secret` is set.
+    let tokenVerifier: ConnectionTokenVerifier?
+    let allocator = ByteBufferAllocator()
 
     init(hub: LocalHub, cluster: any ClusterLink, metrics: NodeMetrics, settings: WebSocketSettings, advertisedAddress: String) {
         self.hub = hub
@@ -23,6 +25,7 @@ public final class NodeAPI: Sendable {
         self.metrics = metrics
         self.settings = settings
         self.advertisedAddress = advertisedAddress
+        self.tokenVerifier = settings.tokenSecret.map { ConnectionTokenVerifier(secret: $0) }
     }
 
     typealias Outcome = Result<JSONValue, JSONRPCError>
@@ -90,15 +93,26 @@ public final class NodeAPI: Sendable {
     // MARK: WebSocket methods
 
     private func clientMethod(_ request: JSONRPCRequest, session: WebSocketSession, on loop: any EventLoop) -> EventLoopFuture<Outcome> {
+        if let refusal = identityGate(request, session: session, on: loop) { return refusal }
         switch request.method {
         case "subscribe":
             switch request.channelParam() {
             case .failure(let error): return loop.makeSucceededFuture(.failure(error))
             case .success(let channel):
-                if channel.hasPrefix(PrivateChannelToken.prefix), let refusal = privateChannelRefusal(request, session: session, channel: channel) {
+                if channel.hasPrefix(PrivateChannelToken.prefix), session.identity?.channels.contains(channel) != true,
+                    let refusal = privateChannelRefusal(request, session: session, channel: channel)
+                {
                     return loop.makeSucceededFuture(.failure(refusal))
                 }
-                return subscribe(session, to: channel, on: loop)
+                guard request.paramsValue()?["presence"] == .bool(true) else { return subscribe(session, to: channel, on: loop) }
+                return subscribeWithPresence(session, to: channel, on: loop)
+            }
+        case "connect":
+            return connect(request, session: session, on: loop)
+        case "presence":
+            switch request.channelParam() {
+            case .failure(let error): return loop.makeSucceededFuture(.failure(error))
+            case .success(let channel): return presenceList(channel, on: loop)
             }
         case "connection_id":
             return loop.makeSucceededFuture(.success(.object(["connection_id": .string(session.connectionID)])))
@@ -106,7 +120,7 @@ public final class NodeAPI: Sendable {
             switch request.channelParam() {
             case .failure(let error): return loop.makeSucceededFuture(.failure(error))
             case .success(let channel):
-                if hub.unsubscribe(session, from: channel).deactivated { cluster.localChannelDeactivated(channel) }
+                unsubscribe(session, from: channel)
                 return loop.makeSucceededFuture(.success(.string("unsubscribed")))
             }
         case "send_data":
@@ -140,7 +154,7 @@ public final class NodeAPI: Sendable {
         return nil
     }
 
-    private func subscribe(_ session: WebSocketSession, to channel: String, on loop: any EventLoop) -> EventLoopFuture<Outcome> {
+    func subscribe(_ session: WebSocketSession, to channel: String, on loop: any EventLoop) -> EventLoopFuture<Outcome> {
         if !session.channels.contains(channel), session.channels.count >= settings.maxChannelsPerConnection {
             return loop.makeSucceededFuture(
                 .failure(.limitExceeded("at most \(settings.maxChannelsPerConnection) channels per connection"))
@@ -185,6 +199,8 @@ public final class NodeAPI: Sendable {
             }
         case "cluster_status":
             return clusterStatus(on: loop)
+        case "presence", "presence_stats", "disconnect", "unsubscribe":
+            return backendPresenceMethod(request, on: loop)
         case "flush_dead_clients":
             return hub.flushDeadSessions().hop(to: loop).map { .success(.object(["flushed": .int($0)])) }
         case "ping":

@@ -32,6 +32,8 @@ public final class NodeMetrics: Sendable {
     let fanOutWindow: Gauge
     let clientsTimedOut: Counter
     let handshakeTimeouts: Counter
+    let tokensRefused: Counter
+    let presenceEventsOut: Counter
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -68,6 +70,8 @@ public final class NodeMetrics: Sendable {
         peersLeft = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "left")])
         clientsTimedOut = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "clients_timed_out_total", unitName: "", helpText: "WebSocket clients dropped for not answering a ping within the pong timeout"))
         handshakeTimeouts = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "handshake_timeouts_total", unitName: "", helpText: "Connections closed because their first HTTP request head was not complete within the handshake timeout"))
+        tokensRefused = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "tokens_refused_total", unitName: "", helpText: "Connections refused for a missing, malformed, wrongly signed or expired connection token (401 or -32005)"))
+        presenceEventsOut = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "presence_events_out_total", unitName: "", helpText: "Presence join and leave pushes written to local clients"))
         fanOutWindow = registry.makeGauge(
             descriptor: .init(
                 namespace: "rocketws", metricName: "fanout_window", unitName: "seconds",

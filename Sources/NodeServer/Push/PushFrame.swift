@@ -71,6 +71,8 @@ public enum PushFrame {
         switch kind {
         case .message: frame.writeStaticString(#""__type":"message","__ts":"#)
         case .broadcast: frame.writeStaticString(#""__type":"broadcast","__ts":"#)
+        case .join: frame.writeStaticString(#""__type":"join","__ts":"#)
+        case .leave: frame.writeStaticString(#""__type":"leave","__ts":"#)
         }
         frame.writeString(String(timestamp))
         if let channel {

@@ -157,6 +157,14 @@ public final class LocalHub: Sendable {
         return EventLoopFuture.reduce(0, futures, on: shards[0].loop, +)
     }
 
+    /// Runs `body` on every shard's loop for each of its sessions and adds up what it returns.
+    func countSessions(_ body: @escaping @Sendable (WebSocketSession) -> Int) -> EventLoopFuture<Int> {
+        let futures = shards.map { shard in
+            shard.loop.submit { Array(shard.sessions.values).reduce(0) { $0 + body($1) } }
+        }
+        return EventLoopFuture.reduce(0, futures, on: shards[0].loop, +)
+    }
+
     /// Polls until no session is connected or `within` passed.
     func waitForSessionsToClose(within limit: Duration) async throws {
         let deadline = ContinuousClock.now + limit

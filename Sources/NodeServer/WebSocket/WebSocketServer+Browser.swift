@@ -34,9 +34,10 @@ extension WebSocketServer {
         }
     }
 
-    /// Turns the connection of `context` (the refusal handler's) into an event stream: the stream handler, then
+    /// Turns the connection of `context` (the refusal handler's) into an event stream (with the identity of its
+    /// `?token=`, when --token-secret is set): the stream handler, then
     /// the session that subscribes for it, replace the refusal handler.
-    func startStream(_ request: SSERequest, origin: String?, context: ChannelHandlerContext) throws {
+    func startStream(_ request: SSERequest, origin: String?, identity: ConnectionIdentity?, context: ChannelHandlerContext) throws {
         let ops = context.pipeline.syncOperations
         let stream = SSEStream(
             request: request,
@@ -46,7 +47,7 @@ extension WebSocketServer {
         try ops.addHandler(stream, position: .after(context.handler))
         let writer = RawFrameWriter()
         try ops.addHandler(writer, position: .after(stream))
-        let session = makeSession(channel: context.channel, writer: try ops.context(handler: writer), pinged: false)
+        let session = makeSession(channel: context.channel, writer: try ops.context(handler: writer), pinged: false, identity: identity)
         try ops.addHandler(session, position: .after(writer))
         ops.removeHandler(context: context, promise: nil)
         stream.subscribeAll(session, api: api)

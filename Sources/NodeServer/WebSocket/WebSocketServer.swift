@@ -68,11 +68,16 @@ final class WebSocketServer: Service, Sendable {
 
     private func configure(_ channel: any Channel) throws {
         let settings = self.settings
+        let gate = UpgradeTokenGate()
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: settings.maxMessageBytes,
             automaticErrorHandling: false,
             shouldUpgrade: { [self] channel, head in
-                channel.eventLoop.makeSucceededFuture(self.upgradeHeaders(for: head))
+                guard let headers = self.upgradeHeaders(for: head) else { return channel.eventLoop.makeSucceededFuture(nil) }
+                guard let verifier = self.api.tokenVerifier, let token = UpgradeTokenGate.token(in: head.uri) else {
+                    return channel.eventLoop.makeSucceededFuture(headers)
+                }
+                return gate.check(token, with: verifier, on: channel.eventLoop, metrics: self.api.metrics).map { $0 ? headers : nil }
             },
             upgradePipelineHandler: { [self] channel, _ in
                 channel.eventLoop.makeCompletedFuture {
@@ -82,12 +87,12 @@ final class WebSocketServer: Service, Sendable {
                     let encoder = try ops.handler(type: WebSocketFrameEncoder.self)
                     let writer = RawFrameWriter()
                     try ops.addHandler(writer, position: .before(encoder))
-                    let session = self.makeSession(channel: channel, writer: try ops.context(handler: writer), pinged: true)
+                    let session = self.makeSession(channel: channel, writer: try ops.context(handler: writer), pinged: true, identity: gate.identity)
                     try ops.addHandler(session)
                 }
             }
         )
-        let refusal = UpgradeRefusalHandler(server: self)
+        let refusal = UpgradeRefusalHandler(server: self, gate: gate)
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
                 let ops = context.pipeline.syncOperations
@@ -105,11 +110,12 @@ final class WebSocketServer: Service, Sendable {
 
     /// A session for a connection of this port that writes its frames from `writer`; `pinged`: its loop's ping
     /// sweep watches it (an event stream gets comment lines instead, its browser never answers).
-    func makeSession(channel: any Channel, writer: ChannelHandlerContext, pinged: Bool) -> WebSocketSession {
+    func makeSession(channel: any Channel, writer: ChannelHandlerContext, pinged: Bool, identity: ConnectionIdentity? = nil) -> WebSocketSession {
         let id = nextID.withLockedValue { $0 += 1; return $0 }
         let sweep = pinged ? sweeps.sweep(for: channel.eventLoop) : nil
         return WebSocketSession(
-            id: id, shard: hub.shard(for: channel.eventLoop), hub: hub, api: api, settings: settings, writer: writer, sweep: sweep)
+            id: id, shard: hub.shard(for: channel.eventLoop), hub: hub, api: api, settings: settings, writer: writer, sweep: sweep,
+            identity: identity)
     }
 
     /// Why an upgrade request is refused, or nil when it may proceed.
@@ -183,12 +189,14 @@ final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPServerResponsePart
 
     private let server: WebSocketServer
+    private let gate: UpgradeTokenGate
     private var status: HTTPResponseStatus = .upgradeRequired
     private var head: HTTPRequestHead?
     private var browserRoute: WebSocketServer.PlainRequest?
 
-    init(server: WebSocketServer) {
+    init(server: WebSocketServer, gate: UpgradeTokenGate) {
         self.server = server
+        self.gate = gate
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -196,7 +204,7 @@ final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandle
         case .head(let head):
             self.head = head
             browserRoute = server.browserRoute(for: head)
-            status = server.refusal(for: head) ?? WebSocketServer.handshakeStatus(for: head)
+            status = gate.refused ? .unauthorized : server.refusal(for: head) ?? WebSocketServer.handshakeStatus(for: head)
             return
         case .body:
             return
@@ -209,11 +217,17 @@ final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandle
             let response = asset.response(to: head)
             return respond(context: context, head: response.head, body: response.body)
         case .sse(let request):
-            do {
-                return try server.startStream(request, origin: head?.headers.first(name: "origin"), context: context)
-            } catch {
-                return context.close(promise: nil)
+            let origin = head?.headers.first(name: "origin")
+            guard let verifier = server.api.tokenVerifier else { return startStream(request, origin: origin, identity: nil, context: context) }
+            // With --token-secret a stream needs `?token=JWT` too (there is no `connect` request on it).
+            guard let token = head.flatMap({ UpgradeTokenGate.token(in: $0.uri) }) else { return refuseToken(context: context) }
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            gate.check(token, with: verifier, on: context.eventLoop, metrics: server.api.metrics).whenSuccess { accepted in
+                let (handler, context) = bound.value
+                guard accepted else { return handler.refuseToken(context: context) }
+                handler.startStream(request, origin: origin, identity: handler.gate.identity, context: context)
             }
+            return
         case .refused(let status, let reason):
             var text: [UInt8] = []
             JSONValue.object(["error": .string(reason)]).write(into: &text)
@@ -227,6 +241,7 @@ final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandle
         case .forbidden: body = #"{"error":"origin not allowed"}"#
         case .serviceUnavailable: body = #"{"error":"connection limit reached"}"#
         case .badRequest: body = #"{"error":"malformed WebSocket handshake"}"#
+        case .unauthorized: body = #"{"error":"missing, malformed, wrongly signed or expired connection token"}"#
         default: body = #"{"error":"this port accepts WebSocket upgrades only (version 13)"}"#
         }
         var response = Self.jsonHead(status, length: body.utf8.count)
@@ -236,6 +251,19 @@ final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandle
             response.headers.add(name: "sec-websocket-version", value: "13")
         }
         respond(context: context, head: response, body: Array(body.utf8))
+    }
+
+    private func startStream(_ request: SSERequest, origin: String?, identity: ConnectionIdentity?, context: ChannelHandlerContext) {
+        do {
+            try server.startStream(request, origin: origin, identity: identity, context: context)
+        } catch {
+            context.close(promise: nil)
+        }
+    }
+
+    private func refuseToken(context: ChannelHandlerContext) {
+        let body = Array(#"{"error":"missing, malformed, wrongly signed or expired connection token"}"#.utf8)
+        respond(context: context, head: Self.jsonHead(.unauthorized, length: body.count), body: body)
     }
 
     private static func jsonHead(_ status: HTTPResponseStatus, length: Int) -> HTTPResponseHead {

@@ -22,9 +22,17 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
     private var writer: ChannelHandlerContext?
     /// Channels this client is subscribed to.
     var channels: Set<String> = []
+    /// Who this connection is (from `?token=` or `connect`); nil before a token was verified.
+    var identity: ConnectionIdentity?
+    /// Channels this connection is present in (subscribed with `presence`).
+    var presenceChannels: Set<String> = []
+    /// A close to send right after the next answer (a refused token: -32005, then 1008).
+    var closeAfterReply: (code: UInt16, reason: String)?
 
     private enum State { case open, closing, closed }
     private var state: State = .open
+    /// Neither closing nor closed.
+    var isOpen: Bool { state == .open }
     private var fragments: ByteBuffer?
     private var fragmentOpcode: WebSocketOpcode = .text
     /// Leading bytes of `fragments` (a text message) already checked to be complete UTF-8 code points.
@@ -43,8 +51,9 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
 
     init(
         id: UInt64, shard: SubscriptionShard, hub: LocalHub, api: NodeAPI, settings: WebSocketSettings, writer: ChannelHandlerContext,
-        sweep: LivenessSweep? = nil
+        sweep: LivenessSweep? = nil, identity: ConnectionIdentity? = nil
     ) {
+        self.identity = identity
         self.writer = writer
         self.sweep = sweep
         self.liveness = ConnectionLiveness(settings: settings.liveness, now: .now())
@@ -96,6 +105,10 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
         registered = false
         let emptied = hub.unregister(self)
         for channel in emptied { api.cluster.localChannelDeactivated(channel) }
+        if let user = identity?.user {
+            for channel in presenceChannels { api.cluster.presenceLeft(channel: channel, user: user) }
+        }
+        presenceChannels.removeAll()
     }
 
     // MARK: Pushing (called by the shard, on this loop)
@@ -205,7 +218,12 @@ public final class WebSocketSession: ChannelInboundHandler, RemovableChannelHand
         api.metrics.clientRequests.increment()
         let bound = NIOLoopBound(self, eventLoop: shard.loop)
         api.handleClientMessage(buffer, from: self, overRate: !takeRequestToken()).whenSuccess { reply in
-            if let reply { bound.value.sendText(reply) }
+            let session = bound.value
+            if let reply { session.sendText(reply) }
+            if let close = session.closeAfterReply {
+                session.closeAfterReply = nil
+                session.close(code: close.code, reason: close.reason)
+            }
         }
     }
 

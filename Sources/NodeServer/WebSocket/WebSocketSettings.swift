@@ -31,6 +31,8 @@ public struct WebSocketSettings: Sendable {
     }
     /// The secret backends sign private-channel tokens with; `private-` channels are refused without it.
     public var privateChannelSecret: String?
+    /// `--token-secret`: the HS256 key of connection tokens; when set, every connection needs a token.
+    public var tokenSecret: String?
     /// Most WebSocket connections this node accepts; further upgrades get HTTP 503.
     public var maxConnections: Int = 100_000
     /// When not empty, the `Origin` values allowed to open a WebSocket (browsers send one); others get 403.

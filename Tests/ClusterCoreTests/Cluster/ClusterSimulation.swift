@@ -26,6 +26,9 @@ final class ClusterSimulation {
         var subscribed: Set<String> = []
         var countRequests: [Cluster.RequestID: Int] = [:]  // request -> emit number
         var visibilityRequests: [Cluster.RequestID: Duration] = [:]  // request -> asked at
+        /// Presence events this node announced to its subscribers, with when.
+        var presenceEvents: [(at: Duration, event: PresenceEvent)] = []
+        var presenceReplies: [Cluster.RequestID: [PresenceReply]] = [:]
     }
 
     /// One emit: who sent it when, and how it ended.
@@ -123,6 +126,24 @@ final class ClusterSimulation {
         return number
     }
 
+    /// A presence connection of `user` on node `i` joins `channel`.
+    func presenceJoin(_ i: Int, _ channel: String, _ user: String, info: String = "{}") {
+        carryOut(i, nodes[i].instance.presenceJoined(channel: channel, user: user, info: info, now: now))
+    }
+
+    /// A presence connection of `user` on node `i` leaves `channel`.
+    func presenceLeave(_ i: Int, _ channel: String, _ user: String) {
+        carryOut(i, nodes[i].instance.presenceLeft(channel: channel, user: user, now: now))
+    }
+
+    /// Node `i` asks every other node; the replies land in `presenceReplies` under the returned ID (nil: none asked).
+    func askPresence(_ i: Int, _ request: PresenceRequest) -> Cluster.RequestID? {
+        let (answer, directives) = nodes[i].instance.requestPresence(request, now: now)
+        carryOut(i, directives)
+        if case .later(let id) = answer { return id }
+        return nil
+    }
+
     /// The link between `a` and `b` breaks (frames in flight on it are lost, as on a reset connection).
     func breakLink(_ a: Int, _ b: Int) {
         guard links.removeValue(forKey: [min(a, b), max(a, b)]) != nil else { return }
@@ -151,6 +172,7 @@ final class ClusterSimulation {
         nodes[i].subscribed = []
         nodes[i].countRequests = [:]
         nodes[i].visibilityRequests = [:]
+        nodes[i].presenceEvents = []
         carryOut(i, nodes[i].instance.start(seeds: [nodes[i == 0 ? 1 : 0].address], now: now))
     }
 
@@ -245,6 +267,20 @@ final class ClusterSimulation {
                 emits[number].counts = counts
             case .completeStats:
                 break
+            case .answerPresence(let id, let request, let peer):
+                let presence = nodes[i].instance.presence
+                let reply: PresenceReply
+                switch request {
+                case .counts(let channel, let perUser):
+                    reply = .counts(connections: presence.localConnectionCount(in: channel), perUser: perUser ? presence.localUserCounts(in: channel) : [:])
+                case .disconnect, .unsubscribe:
+                    reply = .affected(0)
+                }
+                _ = meshSend(.presenceReply(requestID: id, reply: reply), from: i, to: peer)
+            case .completePresence(let id, let replies):
+                nodes[i].presenceReplies[id] = replies
+            case .presenceEvents(let events):
+                for event in events { nodes[i].presenceEvents.append((now, event)) }
             case .completeVisibility(let id):
                 guard let asked = nodes[i].visibilityRequests.removeValue(forKey: id) else { fatalError("unknown visibility request") }
                 visibilityWaits.append(now - asked)

@@ -82,11 +82,7 @@ final class RabbitMQBroker: @unchecked Sendable {  // fields are written before 
     }
 
     deinit {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.script)
-        process.arguments = ["stop", directory]
-        try? process.run()
-        process.waitUntilExit()
+        _ = try? CommandRun.runBlocking(Self.script, ["stop", directory])
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
