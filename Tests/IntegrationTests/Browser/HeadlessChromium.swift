@@ -69,14 +69,15 @@ final class HeadlessChromium: @unchecked Sendable {  // used by one test task
         if pageServer == nil {
             let port = freePorts(1)[0]
             let server = Process()
-            server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            server.arguments = ["python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", folder.path, String(port)]
+            // Debian's python3 itself (a wrapper such as pyenv's shim would leave the server behind at `terminate`).
+            server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            server.arguments = ["-m", "http.server", "--bind", "127.0.0.1", "--directory", folder.path, String(port)]
             OutputLog().capture(server)
             try server.run()
             pageServer = server
             pagePort = port
             let up = await eventually(timeout: .seconds(10)) {
-                (try? await CommandRun.run("/usr/bin/env", ["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', \(port)), 1)"]))?.status == 0
+                (try? await CommandRun.run("/usr/bin/python3", ["-c", "import socket; socket.create_connection(('127.0.0.1', \(port)), 1)"]))?.status == 0
             }
             guard up else { throw Failure(description: "the page server did not start") }
         }
@@ -85,9 +86,14 @@ final class HeadlessChromium: @unchecked Sendable {  // used by one test task
 
     /// Stops the browser and removes its profile.
     func stop() async {
-        if let pageServer, pageServer.isRunning { pageServer.terminate() }
+        if let pageServer, pageServer.isRunning {
+            // SIGKILL: the server inherits the test process's blocked signals, SIGTERM included.
+            kill(pageServer.processIdentifier, SIGKILL)
+            pageServer.waitUntilExit()
+        }
+        // Browser.close: the test process's blocked signals are inherited, so SIGTERM would not reach it.
+        _ = try? await send("Browser.close")
         try? await devtools.close()
-        if process.isRunning { process.terminate() }
         _ = await eventually(timeout: .seconds(10)) { !self.process.isRunning }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(at: profile)
