@@ -26,6 +26,7 @@ extension Cluster {
         case ack(requestID: RequestID, count: Int)
         case statsRequest(requestID: RequestID)
         case statsResponse(requestID: RequestID, stats: LocalStats)
+        case history(History.Message<Data>)
     }
 
     /// What the mesh did with one frame handed to it.

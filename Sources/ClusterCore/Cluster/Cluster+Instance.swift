@@ -20,14 +20,14 @@ extension Cluster {
         public private(set) var interest: InterestTable
         public var myself: Membership.Member { membership.myself }
 
-        private var stopping = false
+        var stopping = false
         /// After `stop()`: no more ticks are asked for.
         private var stopped = false
         private var nextRequestID: RequestID = 1
-        private var pending: [RequestID: PendingRequest] = [:]
+        var pending: [RequestID: PendingRequest] = [:]
         /// Deadlines of pending requests in the order they were made (one timeout per kind, so each queue is
         /// sorted); entries of requests answered before are skipped when they come due.
-        private var forwardDeadlines = DeadlineQueue()
+        var forwardDeadlines = DeadlineQueue()
         private var statsDeadlines = DeadlineQueue()
         private var waiters: [VisibilityWaiter] = []
         private var outboxes: [String: [OutboxEntry<Data>]] = [:]
@@ -36,9 +36,12 @@ extension Cluster {
         private var digestAt: Duration?
         /// The instant the shell's timer is set for (nil: none set or it fired).
         private var armedAt: Duration?
+        /// Channel streams, their holders' state and the history requests this node waits for.
+        var history: HistoryState<Data>
 
         public init(myself: Membership.Member, settings: Settings, seed: UInt64) {
             self.settings = settings
+            self.history = HistoryState(settings: settings.history)
             self.membership = Membership.Instance(myself: myself, settings: settings.membership, seed: seed)
             self.interest = InterestTable(nodeName: myself.name, epoch: myself.incarnation, settings: settings.interest)
         }
@@ -95,6 +98,7 @@ extension Cluster {
             for id in pending.keys.sorted() { finish(id, into: &out) }
             for waiter in waiters { out.append(.completeVisibility(waiter.id)) }
             waiters.removeAll()
+            historyStop(into: &out)
             membershipTickAt = nil
             digestAt = nil
             outboxRetryAt = nil
@@ -145,7 +149,7 @@ extension Cluster {
 
         /// Where the mesh could not take a frame at once, it waits in the peer's outbox (in order with all that
         /// follows, up to `forwardTimeout`). Peers with frames already waiting get the frame queued behind them.
-        private mutating func sendInOrder(_ frame: Frame<Data>, to targets: [String], now: Duration, into out: inout [Directive<Data>]) {
+        mutating func sendInOrder(_ frame: Frame<Data>, to targets: [String], now: Duration, into out: inout [Directive<Data>]) {
             var direct: [String] = []
             direct.reserveCapacity(targets.count)
             for target in targets {
@@ -269,7 +273,7 @@ extension Cluster {
         /// twice); status queries wait for the link to come back, within their timeout.
         public mutating func linkDown(name: String, now: Duration) -> [Directive<Data>] {
             var out: [Directive<Data>] = []
-            for id in pending.keys.sorted() where pending[id]?.kind == .counts {
+            for id in pending.keys.sorted() where pending[id]?.kind != .stats {
                 answered(id, by: name, into: &out) { _ in }
             }
             absorb(membership.onPeerDisconnected(name: name, now: now), now: now, into: &out)
@@ -291,6 +295,9 @@ extension Cluster {
                 return out
             case .statsResponse(let id, let stats):
                 answered(id, by: peer, into: &out) { $0.stats.append(stats) }
+            case .history(let message):
+                guard history.settings.isEnabled else { return out }
+                onHistory(message, from: peer, now: now, into: &out)
             case .membership(let message):
                 absorb(membership.onMessage(message, from: peer, now: now), now: now, into: &out)
             case .interest(let message):
@@ -329,6 +336,10 @@ extension Cluster {
             }
             while let id = forwardDeadlines.popDue(now) { finish(id, into: &out) }
             while let id = statsDeadlines.popDue(now) { finish(id, into: &out) }
+            if let at = history.tickAt, at <= now {
+                history.tickAt = nil
+                historyTick(now: now, into: &out)
+            }
             for waiter in waiters where waiter.deadline <= now && waiter.isActivation {
                 visibilityTimedOut(waiter, now: now, into: &out)
             }
@@ -338,15 +349,15 @@ extension Cluster {
 
         // MARK: Internals
 
-        private mutating func makeRequestID() -> RequestID {
+        mutating func makeRequestID() -> RequestID {
             defer { nextRequestID = nextRequestID == .max ? 1 : nextRequestID + 1 }
             return nextRequestID
         }
 
         /// Asks the shell for a tick at the earliest instant something is due, unless its timer is set earlier.
-        private mutating func arm(_ out: inout [Directive<Data>]) {
+        mutating func arm(_ out: inout [Directive<Data>]) {
             guard !stopped else { return }
-            var next = [membershipTickAt, digestAt, outboxRetryAt, forwardDeadlines.first, statsDeadlines.first].compactMap { $0 }.min()
+            var next = [membershipTickAt, digestAt, outboxRetryAt, forwardDeadlines.first, statsDeadlines.first, history.tickAt].compactMap { $0 }.min()
             for waiter in waiters where next == nil || waiter.deadline < next! { next = waiter.deadline }
             guard let next, armedAt.map({ next < $0 }) ?? true else { return }
             armedAt = next
@@ -358,10 +369,12 @@ extension Cluster {
             switch request.kind {
             case .counts: out.append(.completeCounts(id, request.counts))
             case .stats: out.append(.completeStats(id, request.stats))
+            case .history(let reply, let epoch, let offset):
+                historyReleased(reply, History.Appended(epoch: epoch, offset: offset, counts: request.counts), into: &out)
             }
         }
 
-        private mutating func answered(_ id: RequestID, by peer: String, into out: inout [Directive<Data>], _ record: (inout PendingRequest) -> Void) {
+        mutating func answered(_ id: RequestID, by peer: String, into out: inout [Directive<Data>], _ record: (inout PendingRequest) -> Void) {
             guard var request = pending[id], request.waiting.remove(peer) != nil else { return }
             record(&request)
             pending[id] = request
@@ -413,6 +426,7 @@ extension Cluster {
             }
             if membersChanged {
                 out.append(.publishMembers(memberViews))
+                if history.settings.isEnabled { historyMembersChanged(now: now, into: &out) }
                 checkVisibility(into: &out)
             }
         }
@@ -465,7 +479,7 @@ extension Cluster.Frame {
         switch self {
         case .push(let push): push.requestID == 0 ? nil : push.requestID
         case .statsRequest(let id): id
-        case .membership, .interest, .ack, .statsResponse: nil
+        case .membership, .interest, .ack, .statsResponse, .history: nil
         }
     }
 }
