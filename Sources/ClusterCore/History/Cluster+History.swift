@@ -18,6 +18,9 @@ extension Cluster.Instance {
     /// This node's copy of `channel`'s stream, if it keeps one.
     public func historyStream(_ channel: String) -> History.Stream<Data>? { history.streams[channel] }
 
+    /// How this process names itself in message keys: `name#incarnation`.
+    public var historyOrigin: String { "\(myself.name)#\(myself.incarnation)" }
+
     /// History emits and reads this node still waits for.
     public var historyRequestCount: Int { history.appends.count + history.reads.count }
 
@@ -26,11 +29,13 @@ extension Cluster.Instance {
     /// Emits a message to a history channel: it goes to the channel's owner, which gives it the next offset,
     /// copies it to the backup, delivers it to every node with subscribers (this one included) and answers.
     /// While no owner is ready the emit is sent again, for at most ``History/Settings/waitLimit``.
-    public mutating func historyAppend(channel: String, data: Data, bytes: Int, timestamp: Int, now: Duration) -> (Cluster.Answer<History.AppendOutcome>, [Cluster.Directive<Data>]) {
+    /// `tag` names the message in its key (unique per process; the request ID when nil), so that the node can
+    /// tell its own messages when they come back (a `send_data` skips its sender).
+    public mutating func historyAppend(channel: String, data: Data, bytes: Int, timestamp: Int, tag: UInt64? = nil, now: Duration) -> (Cluster.Answer<History.AppendOutcome>, [Cluster.Directive<Data>]) {
         var out: [Cluster.Directive<Data>] = []
         let id = makeRequestID()
         history.unixNow = max(history.unixNow, timestamp)
-        let key = History.MessageKey(origin: "\(myself.name)#\(myself.incarnation)", id: id)
+        let key = History.MessageKey(origin: historyOrigin, id: tag ?? id)
         let entry = History.Entry(offset: 0, timestamp: timestamp, key: key, data: data, bytes: bytes)
         history.appends[id] = Cluster.OriginAppend(channel: channel, entry: entry, deadline: now + history.settings.waitLimit, retryAt: now)
         sendAppend(id, now: now, into: &out)

@@ -27,6 +27,15 @@ public protocol ClusterLink: AnyObject, Sendable {
     /// Forwards a `notify_all` message to every other alive node.
     func forwardBroadcast(data: ByteBuffer, timestamp: Int, awaitCounts: Bool, on loop: any EventLoop) -> EventLoopFuture<[NodeCount]>
 
+    /// Whether channel history is on (`--history-size` > 0).
+    var historyEnabled: Bool { get }
+    /// Emits to a history channel through its owner; `tag` names the message on this node (unique per process).
+    func historyAppend(channel: String, data: ByteBuffer, timestamp: Int, tag: UInt64, on loop: any EventLoop) -> EventLoopFuture<History.AppendOutcome>
+    /// The kept messages of a history channel, from its owner (nil: no owner answered in time).
+    func historyRead(channel: String, after: UInt64?, limit: Int?, unixTime: Int, on loop: any EventLoop) -> EventLoopFuture<History.ReadOutcome<ByteBuffer>>
+    /// Messages and bytes of history this node keeps (owner and backup copies alike).
+    var historyKeptCounts: (messages: Int, bytes: Int) { get }
+
     /// The local stats of every other alive node (bounded wait; nodes that do not answer are left out).
     func remoteStats(on loop: any EventLoop) -> EventLoopFuture<[LocalStats]>
     /// Every known member but this node.

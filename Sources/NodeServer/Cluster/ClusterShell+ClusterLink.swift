@@ -5,6 +5,7 @@ import NIOCore
 extension ClusterShell: ClusterLink {
     public var localName: String { settings.nodeName }
     public var localIncarnation: UInt64 { settings.incarnation }
+    public var historyEnabled: Bool { settings.history.isEnabled }
 
     public func start() async throws -> Int? {
         let port: Int = try await start()

@@ -65,6 +65,8 @@ public final class Node: Service {
             settings.mesh.maxQueueBytes = configuration.peerQueueBytes
             settings.mesh.tls = configuration.peerTLS
             settings.mesh.maxFrameBytes = max(settings.mesh.maxFrameBytes, configuration.webSocket.maxMessageBytes + 1024)
+            settings.history = configuration.history
+            settings.history.soloAllowed = configuration.join.isEmpty
             link = ClusterShell(settings: settings, group: clusterGroup, logger: logger, metrics: metrics.factory)
         } else {
             link = SoloCluster(name: name, incarnation: incarnation)
@@ -199,6 +201,9 @@ extension NodeAPI: BackendAPI {
         metrics.subscriptions.set(Double(hub.subscriptionCount))
         metrics.channels.set(Double(hub.channelCounts().count))
         metrics.fanOutWindow.set(Double(hub.longestWindow.nanoseconds) / 1e9)
+        let kept = cluster.historyKeptCounts
+        metrics.historyMessages.set(Double(kept.messages))
+        metrics.historyBytes.set(Double(kept.bytes))
         let members = cluster.remoteMembers()
         metrics.peersAlive.set(Double(members.filter { $0.state == .alive }.count))
         metrics.peersSuspect.set(Double(members.filter { $0.state == .suspect }.count))

@@ -1,5 +1,7 @@
 import ClusterKit
+import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -16,6 +18,9 @@ public final class NodeAPI: Sendable {
     let settings: WebSocketSettings
     let advertisedAddress: String
     private let allocator = ByteBufferAllocator()
+    /// Tags of this node's history emits (their message keys), and the `send_data` senders they skip.
+    let historyTags = Atomic<UInt64>(0)
+    let historySenders = NIOLockedValueBox<[UInt64: HistorySender]>([:])
 
     init(hub: LocalHub, cluster: any ClusterLink, metrics: NodeMetrics, settings: WebSocketSettings, advertisedAddress: String) {
         self.hub = hub
@@ -98,7 +103,11 @@ public final class NodeAPI: Sendable {
                 if channel.hasPrefix(PrivateChannelToken.prefix), let refusal = privateChannelRefusal(request, session: session, channel: channel) {
                     return loop.makeSucceededFuture(.failure(refusal))
                 }
-                return subscribe(session, to: channel, on: loop)
+                switch Self.historyAsk(request) {
+                case .failure(let error): return loop.makeSucceededFuture(.failure(error))
+                case .success(.some(let ask)): return subscribeWithHistory(session, to: channel, ask: ask, on: loop)
+                case .success(.none): return subscribe(session, to: channel, on: loop)
+                }
             }
         case "connection_id":
             return loop.makeSucceededFuture(.success(.object(["connection_id": .string(session.connectionID)])))
@@ -115,6 +124,9 @@ public final class NodeAPI: Sendable {
             case .success(let params):
                 guard session.channels.contains(params.channel) else {
                     return loop.makeSucceededFuture(.failure(.notSubscriber(params.channel)))
+                }
+                if cluster.historyEnabled {
+                    return publishWithHistory(params, excluding: session, on: loop).map { $0.map { .object(["emitted": .int($0.total)]) } }
                 }
                 return publish(params, excluding: session, awaitCounts: !request.isNotification, on: loop)
                     .map { .success(.object(["emitted": .int($0.total)])) }
@@ -163,6 +175,11 @@ public final class NodeAPI: Sendable {
             switch request.channelAndData() {
             case .failure(let error): return loop.makeSucceededFuture(.failure(error))
             case .success(let params):
+                if cluster.historyEnabled {
+                    return publishWithHistory(params, excluding: nil, on: loop).map { result in
+                        result.map { .object(["emitted": .int($0.total), "nodes": .int($0.nodes), "epoch": .string($0.epoch), "offset": .number(String($0.offset))]) }
+                    }
+                }
                 return publish(params, excluding: nil, awaitCounts: awaitCounts, on: loop)
                     .map { .success(.object(["emitted": .int($0.total), "nodes": .int($0.nodes)])) }
             }
@@ -185,6 +202,8 @@ public final class NodeAPI: Sendable {
             }
         case "cluster_status":
             return clusterStatus(on: loop)
+        case "history":
+            return historyMethod(request, on: loop)
         case "flush_dead_clients":
             return hub.flushDeadSessions().hop(to: loop).map { .success(.object(["flushed": .int($0)])) }
         case "ping":

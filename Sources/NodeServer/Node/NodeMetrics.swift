@@ -32,6 +32,10 @@ public final class NodeMetrics: Sendable {
     let fanOutWindow: Gauge
     let clientsTimedOut: Counter
     let handshakeTimeouts: Counter
+    let historyMessages: Gauge
+    let historyBytes: Gauge
+    let recoveriesTrue: Counter
+    let recoveriesFalse: Counter
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -68,6 +72,10 @@ public final class NodeMetrics: Sendable {
         peersLeft = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peers", unitName: "", helpText: "Cluster members by state"), labels: [("state", "left")])
         clientsTimedOut = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "clients_timed_out_total", unitName: "", helpText: "WebSocket clients dropped for not answering a ping within the pong timeout"))
         handshakeTimeouts = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "handshake_timeouts_total", unitName: "", helpText: "Connections closed because their first HTTP request head was not complete within the handshake timeout"))
+        historyMessages = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "history_messages", unitName: "", helpText: "History messages kept on this node (owner and backup copies)"))
+        historyBytes = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "history_bytes", unitName: "", helpText: "Bytes of the data of the history messages kept on this node"))
+        recoveriesTrue = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "recoveries_total", unitName: "", helpText: "subscribe with recover on this node, by outcome"), labels: [("recovered", "true")])
+        recoveriesFalse = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "recoveries_total", unitName: "", helpText: "subscribe with recover on this node, by outcome"), labels: [("recovered", "false")])
         fanOutWindow = registry.makeGauge(
             descriptor: .init(
                 namespace: "rocketws", metricName: "fanout_window", unitName: "seconds",
