@@ -134,11 +134,11 @@ extension Cluster.Instance {
     private mutating func isReadyHolder(_ channel: String, now: Duration, into out: inout [Cluster.Directive<Data>]) -> Bool {
         let ranking = historyRanking(channel)
         guard ranking.first == myself.name else { return false }
-        guard history.streams[channel] != nil else {
+        reconcile(channel, now: now, into: &out)
+        guard history.streams[channel]?.holder == myself.name else {
             startClaim(channel, now: now, into: &out)
             return false
         }
-        reconcile(channel, now: now, into: &out)
         guard let stream = history.streams[channel], stream.holder == myself.name, let holder = history.holding[channel],
             holder.pendingSync == nil
         else { return false }
@@ -208,12 +208,12 @@ extension Cluster.Instance {
     private mutating func holderRead(channel: String, after: UInt64?, limit: Int?, now: Duration, into out: inout [Cluster.Directive<Data>]) -> History.Range<Data>? {
         let ranking = historyRanking(channel)
         guard ranking.first == myself.name else { return nil }
-        guard var stream = history.streams[channel] else {
+        reconcile(channel, now: now, into: &out)
+        guard var stream = history.streams[channel], stream.holder == myself.name else {
             startClaim(channel, now: now, into: &out)
             return nil
         }
-        reconcile(channel, now: now, into: &out)
-        guard stream.holder == myself.name, history.holding[channel]?.pendingSync?.transfer != true else { return nil }
+        guard history.holding[channel]?.pendingSync?.transfer != true else { return nil }
         stream.trim(size: history.settings.size, ttlSeconds: history.settings.ttlSeconds, unixNow: history.unixNow)
         history.streams[channel] = stream
         return stream.range(after: after, limit: limit)
@@ -248,12 +248,21 @@ extension Cluster.Instance {
         if stream.holder == me {
             var holder = history.holding[channel] ?? Cluster.HolderState()
             if let sync = holder.pendingSync, sync.deadline > now, ranking.contains(sync.target) { return }
+            let backup = ranking.count > 1 ? ranking[1] : nil
+            if let sync = holder.pendingSync, sync.lease == stream.lease, sync.target == (sync.transfer ? ranking.first : backup) {
+                // Unanswered: sent again under the same lease (a lease grows only when the holder or backup changes,
+                // so a holder cut off from everyone does not outbid the node that took over meanwhile).
+                holder.pendingSync?.deadline = now + history.settings.answerTimeout
+                history.holding[channel] = holder
+                out.append(.send(.history(.sync(channel: channel, snapshot: stream.snapshot, transfer: sync.transfer)), to: [sync.target]))
+                scheduleHistoryTick(now: now)
+                return
+            }
             holder.pendingSync = nil
             guard let owner = ranking.first else {
                 history.holding[channel] = holder
                 return
             }
-            let backup = ranking.count > 1 ? ranking[1] : nil
             if let since = holder.inflightSince, now - since >= history.settings.answerTimeout { holder.syncedBackup = nil }
             if let synced = holder.syncedBackup, !ranking.contains(synced) { holder.syncedBackup = nil }
             history.holding[channel] = holder
@@ -286,26 +295,39 @@ extension Cluster.Instance {
         if holderActive {
             // A copy for a holder that lives: kept while this node may be its backup, else dropped.
             if !ranking.prefix(2).contains(me) {
+                // What it held is remembered, so that a stale stream offered later cannot replace it.
+                history.fences[channel] = Cluster.Fence(epoch: stream.epoch, top: stream.top, key: stream.entries.last?.key)
                 history.streams[channel] = nil
                 publishHistoryStats(into: &out)
             }
             return
         }
         guard let owner = ranking.first else { return }
+        if owner == me {
+            takeOver(channel, now: now, into: &out)
+        } else {
+            propose(channel, to: owner, into: &out)
+        }
+    }
+
+    /// Holds this node's copy of `channel` under a higher lease (its holder is gone, or nobody holds it).
+    private mutating func takeOver(_ channel: String, now: Duration, into out: inout [Cluster.Directive<Data>]) {
+        guard var stream = history.streams[channel], stream.holder != myself.name else { return }
         stream.lease += 1
         stream.released = stream.top
-        if owner == me {
-            stream.holder = me
-            history.streams[channel] = stream
-            history.holding[channel] = Cluster.HolderState()
-            out.append(.count(.channelOwnerChanges, by: 1))
-            reconcile(channel, now: now, into: &out)
-        } else {
-            // An orphaned copy goes to the first in the ranking, which takes the highest lease it is offered.
-            stream.holder = owner
-            history.streams[channel] = stream
-            out.append(.send(.history(.sync(channel: channel, snapshot: stream.snapshot, transfer: true)), to: [owner]))
-        }
+        stream.holder = myself.name
+        history.streams[channel] = stream
+        history.holding[channel] = Cluster.HolderState()
+        out.append(.count(.channelOwnerChanges, by: 1))
+        reconcile(channel, now: now, into: &out)
+    }
+
+    /// Offers this node's copy, under the next lease, to the owner that has none held: it takes the best
+    /// offer that extends what it has (``acceptSync``), and this copy stays as it is until then.
+    private func propose(_ channel: String, to owner: String, into out: inout [Cluster.Directive<Data>]) {
+        guard var snapshot = history.streams[channel]?.snapshot else { return }
+        snapshot.lease += 1
+        out.append(.send(.history(.sync(channel: channel, snapshot: snapshot, transfer: true)), to: [owner]))
     }
 
     /// Membership changed: every copy is reconciled, and requests whose owner changed are sent again.
@@ -330,9 +352,15 @@ extension Cluster.Instance {
 
     /// Every reachable member answered that it keeps no copy: this node starts a new epoch, named after itself.
     private mutating func finishClaim(_ channel: String, now: Duration, into out: inout [Cluster.Directive<Data>]) {
-        guard let claim = history.claims.removeValue(forKey: channel), !claim.someoneHasCopy, history.streams[channel] == nil,
-            historyRanking(channel).first == myself.name
+        guard let claim = history.claims.removeValue(forKey: channel), !claim.someoneHolds,
+            historyRanking(channel).first == myself.name, history.streams[channel]?.holder != myself.name
         else { return }
+        if history.streams[channel] != nil {
+            // Nobody holds it: this node's copy goes on (offers from the others may still extend it).
+            takeOver(channel, now: now, into: &out)
+            return
+        }
+        guard !claim.someoneHasCopy else { return }
         history.epochsCreated += 1
         let epoch = "\(myself.name)-\(myself.incarnation)-\(history.epochsCreated)"
         history.streams[channel] = History.Stream(epoch: epoch, lease: 1, holder: myself.name)
@@ -394,17 +422,18 @@ extension Cluster.Instance {
                 releaseAcknowledged(channel, everything: true, now: now, into: &out)
             }
         case .claim(let channel):
-            out.append(.send(.history(.claimAnswer(channel: channel, hasCopy: history.streams[channel] != nil)), to: [peer]))
-            if let stream = history.streams[channel], stream.holder == peer, history.holding[channel] == nil {
-                // An orphaned copy sent to the claimant did not arrive: sent again.
-                out.append(.send(.history(.sync(channel: channel, snapshot: stream.snapshot, transfer: true)), to: [peer]))
-            }
+            let stream = history.streams[channel]
+            let holds = stream?.holder == myself.name
+            out.append(.send(.history(.claimAnswer(channel: channel, hasCopy: stream != nil, holds: holds)), to: [peer]))
+            // A copy held for someone else is offered to the claimant, which keeps the best that extends its own.
+            if stream != nil, !holds { propose(channel, to: peer, into: &out) }
             reconcile(channel, now: now, into: &out)
-        case .claimAnswer(let channel, let hasCopy):
+        case .claimAnswer(let channel, let hasCopy, let holds):
             guard var claim = history.claims[channel], claim.waiting.remove(peer) != nil else { return }
             claim.someoneHasCopy = claim.someoneHasCopy || hasCopy
+            claim.someoneHolds = claim.someoneHolds || holds
             history.claims[channel] = claim
-            if claim.waiting.isEmpty, !claim.someoneHasCopy { finishClaim(channel, now: now, into: &out) }
+            if claim.waiting.isEmpty { finishClaim(channel, now: now, into: &out) }
         case .read(let id, let channel, let after, let limit):
             let range = holderRead(channel: channel, after: after, limit: limit, now: now, into: &out)
             out.append(.send(.history(.readResult(requestID: id, range: range)), to: [peer]))
@@ -443,11 +472,19 @@ extension Cluster.Instance {
             if local.epoch == snapshot.epoch {
                 let sameHolder = local.holder == peer && !transfer
                 guard snapshot.lease > local.lease || (snapshot.lease == local.lease && sameHolder) else { return false }
+                // Only a stream that extends this copy (for the holder: what it handed out; its entries still
+                // waiting for the backup were never given): anything beyond was given by a newer holder.
+                let mine = local.holder == myself.name ? local.released : local.top
+                let key = mine >= local.firstKept ? local.entries[Int(mine - local.firstKept)].key : nil
+                guard snapshot.extends(top: mine, key: key) else { return false }
             } else if local.holder == myself.name {
                 guard (snapshot.top, snapshot.epoch) > (local.released, local.epoch) else { return false }
             }
             if local.holder == myself.name { fenced(channel, holder: peer, now: now, into: &out) }
+        } else if let fence = history.fences[channel], fence.epoch == snapshot.epoch {
+            guard snapshot.extends(top: fence.top, key: fence.key) else { return false }
         }
+        history.fences[channel] = nil
         let holder = transfer ? myself.name : peer
         history.streams[channel] = History.Stream(snapshot, holder: holder)
         if transfer {

@@ -49,7 +49,15 @@ extension Cluster {
     struct Claim: Sendable {
         var waiting: Set<String>
         var someoneHasCopy = false
+        var someoneHolds = false
         var deadline: Duration
+    }
+
+    /// What a dropped copy held: a stream offered later must extend it.
+    struct Fence: Sendable {
+        var epoch: String
+        var top: UInt64
+        var key: History.MessageKey?
     }
 
     /// The history part of one node's cluster instance.
@@ -57,6 +65,7 @@ extension Cluster {
         var settings: History.Settings
         var streams: [String: History.Stream<Data>] = [:]
         var holding: [String: HolderState] = [:]
+        var fences: [String: Fence] = [:]
         var claims: [String: Claim] = [:]
         var appends: [RequestID: OriginAppend<Data>] = [:]
         var reads: [RequestID: OriginRead] = [:]

@@ -13,9 +13,10 @@ extension History {
         case sync(channel: String, snapshot: Snapshot<Data>, transfer: Bool)
         /// The receiver of a `sync` took it (or refused it: a newer lease or another epoch won).
         case syncAck(channel: String, epoch: String, lease: UInt64, accepted: Bool)
-        /// An owner without a copy asks whether anyone holds one before it starts a new epoch.
+        /// An owner that does not hold the stream asks who does (and who keeps a copy) before it takes its own
+        /// copy over or starts a new epoch; copies kept for others are offered to it (`sync` with `transfer`).
         case claim(channel: String)
-        case claimAnswer(channel: String, hasCopy: Bool)
+        case claimAnswer(channel: String, hasCopy: Bool, holds: Bool)
         /// Any node -> owner: the released entries after `after` (nil: the last `limit`, or all).
         case read(requestID: Cluster.RequestID, channel: String, after: UInt64?, limit: Int?)
         /// Owner -> reader (nil: not ready yet, ask again).
@@ -64,6 +65,14 @@ extension History {
 
         /// The offset of the last entry.
         public var top: UInt64 { base + UInt64(entries.count) }
+
+        /// Whether this stream continues a copy whose last offset is `top` with the message `key` there (nil:
+        /// not known): it reaches that far and holds the same message at that offset when it still keeps it.
+        public func extends(top other: UInt64, key: History.MessageKey?) -> Bool {
+            guard top >= other else { return false }
+            guard let key, other > base, other > 0 else { return true }
+            return entries[Int(other - base - 1)].key == key
+        }
     }
 }
 

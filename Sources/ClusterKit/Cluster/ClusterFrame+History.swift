@@ -9,7 +9,7 @@ import NIOCore
 /// - `historyCopyAck` channel, epoch, u64 lease, u64 offset, u8 verdict
 /// - `historySync` channel, u8 transfer, epoch, u64 lease, u64 released, u64 base, u32 n, n x entry
 /// - `historySyncAck` channel, epoch, u64 lease, u8 accepted        - `historyClaim` channel
-/// - `historyClaimAnswer` channel, u8 has copy        - `historyRead` u64 request, channel, u8 flags (1 after, 2 limit),
+/// - `historyClaimAnswer` channel, u8 flags (1 has a copy, 2 holds it)        - `historyRead` u64 request, channel, u8 flags (1 after, 2 limit),
 ///   u64 after, u32 limit        - `historyReadResult` u64 request, u8 1 + epoch, u64 top, u64 first kept, u32 n,
 ///   n x entry | u8 0        - `historyPush` u64 request, channel, epoch, entry
 extension ClusterFrame {
@@ -83,10 +83,10 @@ extension ClusterFrame {
         case .claim(let channel):
             kind = .claim
             b.writeChannel(channel)
-        case .claimAnswer(let channel, let hasCopy):
+        case .claimAnswer(let channel, let hasCopy, let holds):
             kind = .claimAnswer
             b.writeChannel(channel)
-            b.writeInteger(UInt8(hasCopy ? 1 : 0))
+            b.writeInteger(UInt8((hasCopy ? 1 : 0) | (holds ? 2 : 0)))
         case .read(let id, let channel, let after, let limit):
             kind = .read
             b.writeInteger(id)
@@ -161,8 +161,8 @@ extension ClusterFrame {
             guard let channel = b.readChannel() else { return nil }
             message = .claim(channel: channel)
         case .claimAnswer:
-            guard let channel = b.readChannel(), let has = b.readInteger(as: UInt8.self), has <= 1 else { return nil }
-            message = .claimAnswer(channel: channel, hasCopy: has == 1)
+            guard let channel = b.readChannel(), let flags = b.readInteger(as: UInt8.self), flags <= 3 else { return nil }
+            message = .claimAnswer(channel: channel, hasCopy: flags & 1 != 0, holds: flags & 2 != 0)
         case .read:
             guard let id = b.readInteger(as: UInt64.self), let channel = b.readChannel(), let flags = b.readInteger(as: UInt8.self), flags <= 3,
                 let after = b.readInteger(as: UInt64.self), let limit = b.readInteger(as: UInt32.self)

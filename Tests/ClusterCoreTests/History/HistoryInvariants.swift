@@ -46,7 +46,11 @@ enum HistoryInvariants {
     /// every answered message at all (no epoch was lost).
     static func checkAnsweredKept(_ sim: ClusterSimulation, channel: String, sameEpoch: Bool) {
         let holders = holders(sim, channel)
-        #expect(holders.count == 1, "\(channel): holders \(holders)")
+        let copies = sim.nodes.indices.map { i -> String in
+            guard let s = sim.nodes[i].instance.historyStream(channel) else { return "n\(i): none" }
+            return "n\(i)\(sim.nodes[i].running ? "" : " (down)"): \(s.epoch) lease \(s.lease) holder \(s.holder) top \(s.top) ranking \(sim.nodes[i].instance.historyRanking(channel))"
+        }
+        #expect(holders.count == 1, "\(channel): holders \(holders); \(copies)")
         guard let holder = holders.first, let stream = sim.nodes[holder].instance.historyStream(channel) else { return }
         for (number, emit) in sim.historyEmits.enumerated() where emit.channel == channel {
             guard case .appended(let epoch, let offset, _) = emit.outcome else { continue }

@@ -23,7 +23,7 @@ struct RendezvousAndStreamTests {
         #expect(Rendezvous.score(channel: "chat", member: "n1") != Rendezvous.score(channel: "chat", member: "n2"))
     }
 
-    @Test("the ring keeps the last `size` released entries, none past the TTL, and never an unreleased one")
+    @Test("the ring keeps the last `size` entries, none past the TTL, and never drops an unreleased one")
     func ringBounds() {
         var stream = History.Stream<[UInt8]>(epoch: "e", lease: 1, holder: "n0")
         for i in 1...10 {
@@ -31,16 +31,18 @@ struct RendezvousAndStreamTests {
         }
         stream.released = 8
         stream.trim(size: 3, ttlSeconds: 300, unixNow: 110)
-        // 9 and 10 are not released: kept whatever the size.
-        #expect(stream.entries.map(\.offset) == [6, 7, 8, 9, 10])
-        #expect(stream.bytes == 15)
-        stream.released = 10
-        stream.trim(size: 3, ttlSeconds: 2, unixNow: 110)
         #expect(stream.entries.map(\.offset) == [8, 9, 10])
+        #expect(stream.bytes == 9)
+        stream.trim(size: 1, ttlSeconds: 300, unixNow: 110)
+        // 9 and 10 are not released: kept whatever the size.
+        #expect(stream.entries.map(\.offset) == [9, 10])
+        stream.released = 10
+        stream.trim(size: 3, ttlSeconds: 1, unixNow: 110)
+        #expect(stream.entries.map(\.offset) == [9, 10])
         let range = stream.range(after: 8, limit: nil)
         #expect(range.entries.map(\.offset) == [9, 10])
-        #expect(range.canRecover(epoch: "e", after: 7))
-        #expect(!range.canRecover(epoch: "e", after: 5))
+        #expect(range.canRecover(epoch: "e", after: 8))
+        #expect(!range.canRecover(epoch: "e", after: 7))
         #expect(range.canRecover(epoch: "e", after: 10))
         #expect(!range.canRecover(epoch: "e", after: 11))
         #expect(!range.canRecover(epoch: "other", after: 10))
