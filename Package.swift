@@ -152,6 +152,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
+                "ClusterCore",
                 "RocketWSClient",
                 "RocketWSTestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
