@@ -66,14 +66,41 @@ import Testing
         #expect(pacer.window.length == .zero)
     }
 
-    @Test func aWakeUpOnAnIdleLoopIsNeverTakenForSaturation() {
+    @Test func aLateWakeUpAfterAQuietSpellIsNeverTakenForSaturation() {
         var pacer = FanOutPacer(bounds: .init(base: .zero, limit: .milliseconds(150)))
-        // Light load on a machine whose other work keeps the loop's wake-ups slow: rounds from idle only.
+        // Light load on a machine whose other work keeps the loop's wake-ups 3 ms late: rounds from idle only.
         for i in 0..<200 {
-            #expect(pacer.wokeUp(now: at(Double(i) * 10)) == .writeRound)
-            #expect(pacer.roundEnded(now: at(Double(i) * 10 + 0.2), moreWaiting: false) == .none)
+            let asked = Double(i) * 10
+            #expect(pacer.wokeUp(now: at(asked + 3), requestedAt: at(asked)) == .writeRound)
+            #expect(pacer.roundEnded(now: at(asked + 3.2), moreWaiting: false) == .none)
         }
         #expect(pacer.window.length == .zero)
+    }
+
+    @Test func lateWakeUpsOfALoopThatBarelyIdlesStretchTheWindow() {
+        var pacer = FanOutPacer(bounds: .init(base: .zero, limit: .milliseconds(150)))
+        // A burst on saturated CPUs: every round empties the inbox, the next message comes 0.5 ms after the
+        // round's end, and the loop runs its wake-up 3 ms later.
+        var now = 0.0
+        var timers = 0
+        for _ in 0..<60 {
+            let asked = now + 0.5
+            now = asked + 3
+            switch pacer.wokeUp(now: at(now), requestedAt: at(asked)) {
+            case .writeRound:
+                break
+            case .armTimer(let due):
+                timers += 1
+                now = max(now, Double((due - t0).nanoseconds) / 1e6) + 3
+                #expect(pacer.timerFired(due: due, now: at(now)) == .writeRound)
+            default:
+                Issue.record("a wake-up on an idle loop must lead to a round")
+            }
+            now += 0.5
+            #expect(pacer.roundEnded(now: at(now), moreWaiting: false) == .none)
+        }
+        #expect(timers > 40)
+        #expect(pacer.window.length == .milliseconds(150))
     }
 
     @Test func aFixedWindowHoldsMessagesUntilItEndsAndAQuietSpellSkipsIt() {
@@ -124,7 +151,7 @@ import Testing
     /// Seeded simulation of one loop: messages arrive at a given rate, a round costs 0.2 ms plus 2 us per
     /// message, and while `starved` every task of the loop starts 2-4 ms late. Every message is written
     /// exactly once; at light load each in the round its own wake-up starts; starved, batches grow.
-    @Test(arguments: [(100.0, false), (1000.0, false), (5000.0, false), (5000.0, true)])
+    @Test(arguments: [(100.0, false), (1000.0, false), (5000.0, false), (1000.0, true), (5000.0, true)])
     func simulatedLoadIsWrittenOnceAndBatchedOnlyWhenBusy(rate: Double, starved: Bool) {
         var sim = LoopSimulation(seed: 42, ratePerSecond: rate, starved: starved)
         sim.run(seconds: 3)
@@ -152,7 +179,7 @@ private struct LoopSimulation {
     private var inbox: [Double] = []
     private var wakeRequested = false
     /// The loop's tasks: (start time in ms, task).
-    private enum Task { case wake, timer(NIODeadline) }
+    private enum Task { case wake(requestedAt: Double?), timer(NIODeadline) }
     private var tasks: [(Double, Task)] = []
     private(set) var published = 0
     private(set) var written = 0
@@ -184,7 +211,7 @@ private struct LoopSimulation {
             tasks.removeFirst()
             let action: FanOutPacer.Action
             switch task {
-            case .wake: action = pacer.wokeUp(now: Self.deadline(now))
+            case .wake(let asked): action = pacer.wokeUp(now: Self.deadline(now), requestedAt: asked.map(Self.deadline))
             case .timer(let due): action = pacer.timerFired(due: due, now: Self.deadline(now))
             }
             perform(action, now: now)
@@ -198,7 +225,7 @@ private struct LoopSimulation {
             inbox.append(nextArrival)
             if !wakeRequested {
                 wakeRequested = true
-                tasks.append((nextArrival + delay(), .wake))
+                tasks.append((nextArrival + delay(), .wake(requestedAt: nextArrival)))
             }
             nextArrival += interval * 2 * random.unit()
         }
@@ -207,7 +234,7 @@ private struct LoopSimulation {
     private mutating func perform(_ action: FanOutPacer.Action, now: Double) {
         switch action {
         case .none: return
-        case .wakeAgain: tasks.append((now + delay(), .wake))
+        case .wakeAgain: tasks.append((now + delay(), .wake(requestedAt: nil)))
         case .armTimer(let due): tasks.append((max(now, Self.ms(due)) + delay(), .timer(due)))
         case .writeRound:
             let batch = inbox

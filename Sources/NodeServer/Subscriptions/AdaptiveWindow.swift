@@ -33,6 +33,9 @@ struct AdaptiveWindow {
     static let saturatedAbove: Int64 = 1_000_000
     /// A lateness average below this counts as spare CPU (a thread's wake-up costs tens of microseconds).
     static let relaxedBelow: Int64 = 250_000
+    /// An idle spell shorter than this between two rounds still counts as a busy loop: a publisher's late
+    /// wake-up after it is a sign of saturation (see `FanOutPacer.wokeUp`).
+    static let briefIdle = TimeAmount.milliseconds(2)
     /// The first stretch, and the shortest stretched window (below it the window falls back to `base`).
     static let smallestStretch = TimeAmount.milliseconds(1)
 

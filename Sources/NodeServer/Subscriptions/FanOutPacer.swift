@@ -64,13 +64,19 @@ struct FanOutPacer {
 
     // MARK: Events
 
-    /// A wake-up ran on the loop: a publisher's (the loop was idle) or the pacer's own `wakeAgain`.
-    mutating func wokeUp(now: NIODeadline) -> Action {
+    /// A wake-up ran on the loop: a publisher's (the loop was idle; `requestedAt`: when the publisher asked for
+    /// it, nil when unknown) or the pacer's own `wakeAgain`.
+    ///
+    /// A publisher's wake-up is late when the loop was kept from its CPU. That counts as saturation only when
+    /// the loop had been idle for less than `AdaptiveWindow.briefIdle` (messages keep coming faster than the
+    /// loop gets to them, as in a burst): after a longer quiet spell a window would only delay the next message.
+    mutating func wokeUp(now: NIODeadline, requestedAt: NIODeadline? = nil) -> Action {
         switch phase {
         case .idle:
-            // The loop had nothing to do: not a sign of saturation, whatever the machine is doing otherwise.
+            let quietFor = (requestedAt ?? now) - lastRound
             window.opening(quietFor: now - lastRound)
-            window.roundStarted(lateness: .zero)
+            let late = requestedAt.map { now - $0 } ?? .zero
+            window.roundStarted(lateness: quietFor < AdaptiveWindow.briefIdle ? late : .zero)
         case .busy(let since):
             window.roundStarted(lateness: now - since)
         case .timerArmed, .writing, .changingAudience:

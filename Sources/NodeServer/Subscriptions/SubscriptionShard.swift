@@ -97,7 +97,7 @@ final class SubscriptionShard {
             inbox.deliveries.append(ShardDelivery(frame: frame, channel: channel, excluded: excluded, written: written, offset: offset))
             return (inbox.requestWake(), written)
         }
-        if wakes { wakeLoop() }
+        if wakes { wakeLoop(requestedAt: .now()) }
         return written?.futureResult
     }
 
@@ -181,8 +181,10 @@ final class SubscriptionShard {
 
     // MARK: Rounds
 
-    private func wakeLoop() {
-        loop.execute { [self] in perform(pacer.wokeUp(now: .now())) }
+    /// Wakes the loop for the inbox; a publisher's wake-up says when it was asked for (how late the loop runs
+    /// it is the pacer's sign of saturation).
+    private func wakeLoop(requestedAt: NIODeadline? = nil) {
+        loop.execute { [self] in perform(pacer.wokeUp(now: .now(), requestedAt: requestedAt)) }
     }
 
     private func perform(_ action: FanOutPacer.Action) {
