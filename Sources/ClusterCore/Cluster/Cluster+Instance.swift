@@ -86,6 +86,8 @@ extension Cluster {
             digestAt = nil
             var out: [Directive<Data>] = []
             absorb(membership.leave(now: now), now: now, into: &out)
+            // This node leaves every ranking: the streams it holds go to their next owners.
+            if history.settings.isEnabled { historyMembersChanged(now: now, into: &out) }
             arm(&out)
             return out
         }

@@ -33,6 +33,7 @@ extension Cluster.Instance {
     /// tell its own messages when they come back (a `send_data` skips its sender).
     public mutating func historyAppend(channel: String, data: Data, bytes: Int, timestamp: Int, tag: UInt64? = nil, now: Duration) -> (Cluster.Answer<History.AppendOutcome>, [Cluster.Directive<Data>]) {
         var out: [Cluster.Directive<Data>] = []
+        history.lastNow = now
         let id = makeRequestID()
         history.unixNow = max(history.unixNow, timestamp)
         let key = History.MessageKey(origin: historyOrigin, id: tag ?? id)
@@ -48,6 +49,7 @@ extension Cluster.Instance {
     /// `limit` (nil: all kept). `unixTime` is the caller's clock (for TTL).
     public mutating func historyRead(channel: String, after: UInt64?, limit: Int?, unixTime: Int, now: Duration) -> (Cluster.Answer<History.ReadOutcome<Data>>, [Cluster.Directive<Data>]) {
         var out: [Cluster.Directive<Data>] = []
+        history.lastNow = now
         let id = makeRequestID()
         history.unixNow = max(history.unixNow, unixTime)
         history.reads[id] = Cluster.OriginRead(channel: channel, after: after, limit: limit, deadline: now + history.settings.waitLimit, retryAt: now)
@@ -332,6 +334,7 @@ extension Cluster.Instance {
 
     /// Membership changed: every copy is reconciled, and requests whose owner changed are sent again.
     mutating func historyMembersChanged(now: Duration, into out: inout [Cluster.Directive<Data>]) {
+        history.lastNow = now
         for channel in history.streams.keys.sorted() { reconcile(channel, now: now, into: &out) }
         for id in history.appends.keys.sorted() { history.appends[id]?.retryAt = now }
         for id in history.reads.keys.sorted() { history.reads[id]?.retryAt = now }
@@ -372,6 +375,7 @@ extension Cluster.Instance {
     // MARK: Frames
 
     mutating func onHistory(_ message: History.Message<Data>, from peer: String, now: Duration, into out: inout [Cluster.Directive<Data>]) {
+        history.lastNow = now
         switch message {
         case .append(let id, let channel, let entry):
             if !holderAppend(channel: channel, entry: entry, reply: .remote(peer: peer, id), now: now, into: &out) {
@@ -509,6 +513,10 @@ extension Cluster.Instance {
 
     /// Retries due requests, gives up those past their wait, and re-checks pending syncs and claims.
     mutating func historyTick(now: Duration, into out: inout [Cluster.Directive<Data>]) {
+        if history.statsChanged {
+            history.statsChanged = false
+            out.append(.publishHistory(messages: history.keptMessages, bytes: history.keptBytes))
+        }
         for id in history.appends.keys.sorted() {
             guard let request = history.appends[id] else { continue }
             if request.deadline <= now {
@@ -530,7 +538,10 @@ extension Cluster.Instance {
         for channel in history.claims.keys.sorted() where history.claims[channel]!.deadline <= now {
             history.claims[channel] = nil
         }
-        for channel in history.holding.keys.sorted() { reconcile(channel, now: now, into: &out) }
+        for channel in history.holding.keys.sorted() {
+            guard let holder = history.holding[channel], holder.pendingSync != nil || !holder.inflight.isEmpty else { continue }
+            reconcile(channel, now: now, into: &out)
+        }
         let busy = !history.appends.isEmpty || !history.reads.isEmpty || !history.claims.isEmpty
             || history.holding.values.contains { $0.pendingSync != nil || !$0.inflight.isEmpty }
         if busy { scheduleHistoryTick(now: now) }
@@ -545,7 +556,9 @@ extension Cluster.Instance {
         history.tickAt = nil
     }
 
-    private func publishHistoryStats(into out: inout [Cluster.Directive<Data>]) {
-        out.append(.publishHistory(messages: history.keptMessages, bytes: history.keptBytes))
+    /// The kept counts are summed over every stream at the next history tick, not per message.
+    private mutating func publishHistoryStats(into out: inout [Cluster.Directive<Data>]) {
+        history.statsChanged = true
+        if history.tickAt == nil { history.tickAt = history.lastNow + history.settings.retryInterval }
     }
 }

@@ -74,6 +74,10 @@ extension Cluster {
         /// The latest Unix time an input carried (the clock of TTL trimming).
         var unixNow = 0
         var tickAt: Duration?
+        /// The `now` of the latest input (for deadlines set without one).
+        var lastNow: Duration = .zero
+        /// Kept messages or bytes changed since they were last published.
+        var statsChanged = false
 
         init(settings: History.Settings) {
             self.settings = settings

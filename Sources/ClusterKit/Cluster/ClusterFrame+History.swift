@@ -127,7 +127,7 @@ extension ClusterFrame {
             message = .append(requestID: id, channel: channel, entry: entry)
         case .appended:
             guard let id = b.readInteger(as: UInt64.self), let has = b.readInteger(as: UInt8.self) else { return nil }
-            guard has == 1 else { return has == 0 ? .appended(requestID: id, result: nil) : nil }
+            guard has == 1 else { return has == 0 && b.readableBytes == 0 ? .appended(requestID: id, result: nil) : nil }
             guard let epoch = b.readName(), let offset = b.readInteger(as: UInt64.self), let n = b.readInteger(as: UInt32.self),
                 Int(n) <= b.readableBytes / 6
             else { return nil }
@@ -170,7 +170,7 @@ extension ClusterFrame {
             message = .read(requestID: id, channel: channel, after: flags & 1 == 0 ? nil : after, limit: flags & 2 == 0 ? nil : Int(limit))
         case .readResult:
             guard let id = b.readInteger(as: UInt64.self), let has = b.readInteger(as: UInt8.self) else { return nil }
-            guard has == 1 else { return has == 0 ? .readResult(requestID: id, range: nil) : nil }
+            guard has == 1 else { return has == 0 && b.readableBytes == 0 ? .readResult(requestID: id, range: nil) : nil }
             guard let epoch = b.readName(), let top = b.readInteger(as: UInt64.self), let first = b.readInteger(as: UInt64.self),
                 let entries = b.readEntries()
             else { return nil }
