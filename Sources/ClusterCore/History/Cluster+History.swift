@@ -84,7 +84,7 @@ extension Cluster.Instance {
             _ = holderAppend(channel: request.channel, entry: request.entry, reply: .local(id), now: now, into: &out)
         } else {
             // Sent again after a while even without an answer: frames can be lost, and the key makes it idempotent.
-            request.retryAt = now + history.settings.answerTimeout / 4
+            request.retryAt = now + history.settings.answerTimeout
             history.appends[id] = request
             out.append(.send(.history(.append(requestID: id, channel: request.channel, entry: request.entry)), to: [owner]))
         }
@@ -154,8 +154,9 @@ extension Cluster.Instance {
             return false
         }
         if let offset = stream.offset(of: entry.key) {
-            // Sent again: answered once more if already handed out; else its answer is still to come.
-            if offset <= stream.released {
+            // Sent again: answered once more if already handed out and counted; else its answer is still to come.
+            let counting = pending.values.contains { if case .history(reply, _, _) = $0.kind { true } else { false } }
+            if offset <= stream.released, !counting {
                 historyReleased(reply, History.Appended(epoch: stream.epoch, offset: offset, counts: []), into: &out)
             }
             return true

@@ -5,24 +5,27 @@
 /// The protocol lives in ``Cluster/Instance`` (see `Cluster+History.swift`): the types here are its values.
 ///
 /// **Fencing.** Offsets under one epoch are given by one node at a time, the stream's *holder*, under a
-/// *lease* number that grows by one at every change of holder or backup:
-/// - An epoch is created only by a node that becomes owner of a channel for which no member it can reach
-///   holds a copy, and its name embeds the creator's name, incarnation and a per-process counter. Two nodes
-///   that both believe they own a fresh channel (views that differ for a moment) therefore create two
-///   different epochs: they never give offsets under one epoch.
-/// - The holder of an existing epoch changes only by a transfer (the old holder stops giving offsets, then
-///   ships the stream; the new one serves once it has it) or by a takeover, which only a node holding a copy
-///   can make, only once the holder is dead or left in its view, and always under a higher lease.
+/// *lease* number that grows by one when the holder or its backup changes (never on a retry):
+/// - An epoch is created only by an owner that asked every member it can reach and found no copy, and its name
+///   embeds the creator's name, incarnation and a per-process counter. Two nodes that both believe they own a
+///   fresh channel (views that differ for a moment) therefore create two different epochs: they never give
+///   offsets under one epoch.
 /// - The holder hands out (delivers, answers) an offset only once its backup acknowledged the copy under the
-///   holder's current lease; a node accepts copies only from the holder of the lease it last accepted, and a
-///   stream's lease only upwards. So once a backup has taken over (or accepted a newer lease from anyone), the
-///   old holder's copies are refused and it stops: an old holder whose backup is still its backup cannot hand
-///   out one more offset. A node that took over must first sync its own new backup under the new lease, and
-///   a third node that received the newer lease refuses an equal lease from a different holder.
-/// What this cannot fence (and no two-copy scheme without a quorum can): a partition that lasts past the
-/// death timeout and splits owner and backup, each with a different third node as its new backup. Then both
-/// sides continue the epoch; the node started alone (`soloAllowed`) is the only one that serves without a
-/// backup, so a lone survivor of a larger cluster waits for a peer instead of forking.
+///   holder's current lease. A node keeps copies only from the holder of the lease it last accepted, so a
+///   backup that took over, or that accepted a newer lease from anyone, refuses the old holder's copies: an old
+///   holder cannot hand out one more offset through it.
+/// - A node replaces its copy only by a whole stream (a sync or a transfer) that *extends* it: that reaches its
+///   last offset and holds the same message there (for a holder: its last handed-out offset; what waits for a
+///   backup was never given). A copy it drops leaves a fence with the same rule. So a stale holder that comes
+///   back cannot overwrite offsets that a newer holder gave, wherever they were copied.
+/// - The holder changes by a transfer (the old holder stops, ships the stream, the new one serves once it has
+///   it) or by a takeover, which only the first node in the ranking makes, with a copy, once the holder is dead
+///   or left in its view or nobody answers a claim as holder; other copies are offered to it and it keeps the
+///   best offer that extends what it has.
+/// What this cannot fence (no two-copy scheme without a quorum can): a partition that lasts past the death
+/// timeout and leaves owner and backup on different sides, each with a third node as its new backup. Then both
+/// sides continue the epoch. A node that is left alone serves without a backup only when started alone
+/// (`soloAllowed`), so a lone survivor of a larger cluster waits for a peer instead of forking.
 public enum History {}
 
 extension History {
