@@ -19,9 +19,10 @@ extension NodeAPI {
         case recover(epoch: String, offset: UInt64)
     }
 
-    /// The `history` / `recover` params of a subscribe: nil when neither is given.
+    /// The `history` / `recover` params of a subscribe: nil when neither is given. A plain subscribe costs a
+    /// byte scan of its params, no parse.
     static func historyAsk(_ request: JSONRPCRequest) -> Result<HistoryAsk?, JSONRPCError> {
-        guard let params = request.paramsValue() else { return .success(nil) }
+        guard mentionsHistory(request), let params = request.paramsValue() else { return .success(nil) }
         if let recover = params["recover"], recover != .null {
             guard let epoch = recover["epoch"]?.stringValue, let offset = recover["offset"]?.intValue, offset >= 0 else {
                 return .failure(.invalidParams("\"recover\" must be {\"epoch\": string, \"offset\": integer >= 0}"))
@@ -32,6 +33,22 @@ extension NodeAPI {
         case .none, .some(.null), .some(.bool(false)): return .success(nil)
         case .some(.bool(true)): return .success(.position)
         case .some: return .failure(.invalidParams("\"history\" must be a boolean"))
+        }
+    }
+
+    private static let historyKeys: [[UInt8]] = [Array(#""history""#.utf8), Array(#""recover""#.utf8)]
+
+    /// Whether the params' bytes contain `"history"` or `"recover"` at all.
+    private static func mentionsHistory(_ request: JSONRPCRequest) -> Bool {
+        guard let params = request.params else { return false }
+        return request.source.withUnsafeReadableBytes { raw in
+            let bytes = UnsafeRawBufferPointer(rebasing: raw[params.range])
+            for needle in historyKeys where bytes.count >= needle.count {
+                for start in 0...(bytes.count - needle.count) where bytes[start] == needle[0] {
+                    if zip(bytes[start..<(start + needle.count)], needle).allSatisfy({ $0 == $1 }) { return true }
+                }
+            }
+            return false
         }
     }
 
