@@ -150,25 +150,24 @@ extension Cluster.Instance {
     /// Takes an emit as the channel's holder; false when not ready (the accepting node sends it again).
     private mutating func holderAppend(channel: String, entry: History.Entry<Data>, reply: Cluster.AppendReply, now: Duration, into out: inout [Cluster.Directive<Data>]) -> Bool {
         history.unixNow = max(history.unixNow, entry.timestamp)
-        guard isReadyHolder(channel, now: now, into: &out), var stream = history.streams[channel], var holder = history.holding[channel] else {
+        guard isReadyHolder(channel, now: now, into: &out), let found = history.streams[channel], history.holding[channel] != nil else {
             return false
         }
-        if let offset = stream.offset(of: entry.key) {
+        if let offset = found.offset(of: entry.key) {
             // Sent again: answered once more if already handed out and counted; else its answer is still to come.
             let counting = pending.values.contains { if case .history(reply, _, _) = $0.kind { true } else { false } }
-            if offset <= stream.released, !counting {
-                historyReleased(reply, History.Appended(epoch: stream.epoch, offset: offset, counts: []), into: &out)
+            if offset <= found.released, !counting {
+                historyReleased(reply, History.Appended(epoch: found.epoch, offset: offset, counts: []), into: &out)
             }
             return true
         }
-        let kept = stream.append(timestamp: entry.timestamp, key: entry.key, data: entry.data, bytes: entry.bytes)
-        stream.trim(size: history.settings.size, ttlSeconds: history.settings.ttlSeconds, unixNow: history.unixNow)
-        holder.inflight[kept.offset] = reply
-        if holder.inflightSince == nil { holder.inflightSince = now }
-        history.streams[channel] = stream
-        history.holding[channel] = holder
-        if let backup = holder.syncedBackup {
-            out.append(.send(.history(.copy(channel: channel, epoch: stream.epoch, lease: stream.lease, entry: kept)), to: [backup]))
+        // Mutated in place: a copy of the stream would copy its ring.
+        let kept = history.streams[channel]!.append(timestamp: entry.timestamp, key: entry.key, data: entry.data, bytes: entry.bytes)
+        history.streams[channel]!.trim(size: history.settings.size, ttlSeconds: history.settings.ttlSeconds, unixNow: history.unixNow)
+        history.holding[channel]!.inflight[kept.offset] = reply
+        if history.holding[channel]!.inflightSince == nil { history.holding[channel]!.inflightSince = now }
+        if let backup = history.holding[channel]!.syncedBackup {
+            out.append(.send(.history(.copy(channel: channel, epoch: found.epoch, lease: found.lease, entry: kept)), to: [backup]))
         } else {
             releaseAcknowledged(channel, everything: true, now: now, into: &out)
         }
@@ -178,20 +177,18 @@ extension Cluster.Instance {
 
     /// Hands out, in offset order, the in-flight entries the backup holds (`everything`: all of them).
     private mutating func releaseAcknowledged(_ channel: String, everything: Bool, now: Duration, into out: inout [Cluster.Directive<Data>]) {
-        guard var stream = history.streams[channel], var holder = history.holding[channel] else { return }
-        while stream.released < stream.top {
+        guard history.streams[channel] != nil, history.holding[channel] != nil else { return }
+        while let stream = history.streams[channel], stream.released < stream.top {
             let offset = stream.released + 1
-            guard everything || holder.acked.contains(offset) else { break }
-            stream.released = offset
-            holder.acked.remove(offset)
-            let reply = holder.inflight.removeValue(forKey: offset) ?? nil
+            guard everything || history.holding[channel]!.acked.contains(offset) else { break }
+            history.streams[channel]!.released = offset
+            history.holding[channel]!.acked.remove(offset)
+            let reply = history.holding[channel]!.inflight.removeValue(forKey: offset) ?? nil
             let entry = stream.entries[Int(offset - stream.firstKept)]
             handOut(channel, epoch: stream.epoch, entry: entry, reply: reply, now: now, into: &out)
         }
-        holder.inflightSince = holder.inflight.isEmpty ? nil : now
-        stream.trim(size: history.settings.size, ttlSeconds: history.settings.ttlSeconds, unixNow: history.unixNow)
-        history.streams[channel] = stream
-        history.holding[channel] = holder
+        history.holding[channel]!.inflightSince = history.holding[channel]!.inflight.isEmpty ? nil : now
+        history.streams[channel]!.trim(size: history.settings.size, ttlSeconds: history.settings.ttlSeconds, unixNow: history.unixNow)
     }
 
     /// Delivers a released entry here and to every node with subscribers; its emit is answered once counted.
@@ -458,14 +455,17 @@ extension Cluster.Instance {
 
     /// A backup keeps a copy only from the holder of the lease it last accepted, and only the next offset.
     private mutating func keepCopy(_ channel: String, epoch: String, lease: UInt64, entry: History.Entry<Data>, from peer: String) -> History.CopyVerdict {
-        guard var stream = history.streams[channel], stream.epoch == epoch else { return .resync }
+        guard let stream = history.streams[channel], stream.epoch == epoch else { return .resync }
         if stream.lease > lease || (stream.lease == lease && stream.holder != peer) { return .fenced }
         guard stream.lease == lease else { return .resync }
         if entry.offset <= stream.top { return stream.offset(of: entry.key) == entry.offset ? .kept : .resync }
         guard entry.offset == stream.top + 1 else { return .resync }
-        stream.insert(entry)
-        stream.trim(size: history.settings.size, ttlSeconds: history.settings.ttlSeconds, unixNow: max(history.unixNow, entry.timestamp))
-        history.streams[channel] = stream
+        history.unixNow = max(history.unixNow, entry.timestamp)
+        // In place (a copy would copy the ring). A backup does not know what its holder handed out: its copy is
+        // bounded like a released ring.
+        history.streams[channel]!.insert(entry)
+        history.streams[channel]!.released = entry.offset
+        history.streams[channel]!.trim(size: history.settings.size, ttlSeconds: history.settings.ttlSeconds, unixNow: history.unixNow)
         return .kept
     }
 
@@ -497,11 +497,12 @@ extension Cluster.Instance {
             // The sender keeps the same copy under this lease, so it is a synced backup already.
             state.syncedBackup = peer
             history.holding[channel] = state
-            history.streams[channel]!.released = snapshot.top
             out.append(.count(.channelOwnerChanges, by: 1))
         } else {
             history.holding[channel] = nil
         }
+        // A new holder starts from everything it was given; a backup's copy is bounded like a released ring.
+        history.streams[channel]!.released = snapshot.top
         return true
     }
 

@@ -42,6 +42,18 @@ enum HistoryInvariants {
         sim.nodes.indices.filter { sim.nodes[$0].running && sim.nodes[$0].instance.historyStream(channel)?.holder == sim.nodes[$0].name }
     }
 
+    /// Every copy of every channel keeps at most `size` messages (owner and backup alike), plus what waits for
+    /// a backup on a holder.
+    static func checkBounded(_ sim: ClusterSimulation, size: Int) {
+        for (i, node) in sim.nodes.enumerated() where node.running {
+            for channel in ["chat", "news", "room-1", "room-2"] {
+                guard let stream = node.instance.historyStream(channel) else { continue }
+                let waiting = Int(stream.top - stream.released)
+                #expect(stream.entries.count <= size + waiting, "n\(i) keeps \(stream.entries.count) of \(channel) (size \(size), \(waiting) waiting)")
+            }
+        }
+    }
+
     /// Every answered message of the surviving holder's epoch is in its ring at its offset; with `sameEpoch`,
     /// every answered message at all (no epoch was lost).
     static func checkAnsweredKept(_ sim: ClusterSimulation, channel: String, sameEpoch: Bool) {

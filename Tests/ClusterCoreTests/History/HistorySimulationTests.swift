@@ -147,6 +147,20 @@ struct HistorySimulationTests {
         #expect(!range.canRecover(epoch: before, after: 10))
     }
 
+    @Test("owner and backup copies stay within the ring's size while emits flow", arguments: [41, 42] as [UInt64])
+    func copiesStayBounded(seed: UInt64) {
+        var config = config(nodes: 3, seed: seed)
+        config.settings.history.size = 20
+        let sim = settled(config)
+        var random = Membership.SeededRandom(seed: seed)
+        emitFlow(sim, &random, count: 300, every: .milliseconds(2))
+        sim.run(for: .seconds(2))
+        HistoryInvariants.checkBounded(sim, size: 20)
+        HistoryInvariants.checkNoFork(sim)
+        let copies = sim.nodes.indices.filter { sim.nodes[$0].instance.historyStream("chat") != nil }
+        #expect(copies.count >= 2, "chat is kept on \(copies)")
+    }
+
     @Test("a read after N returns exactly the released messages after N, from any node")
     func readsAfterOffset() {
         let sim = settled(config(nodes: 3, seed: 31))
