@@ -123,7 +123,7 @@ extension ClusterFrame {
         let message: History.Message<ByteBuffer>?
         switch kind {
         case .append:
-            guard let id = b.readInteger(as: UInt64.self), let channel = b.readChannel(), let entry = b.readEntry() else { return nil }
+            guard let id = b.readInteger(as: UInt64.self), let channel = b.readChannel(), let entry = b.readEntry(compact: true) else { return nil }
             message = .append(requestID: id, channel: channel, entry: entry)
         case .appended:
             guard let id = b.readInteger(as: UInt64.self), let has = b.readInteger(as: UInt8.self) else { return nil }
@@ -138,7 +138,7 @@ extension ClusterFrame {
             }
             message = .appended(requestID: id, result: History.Appended(epoch: epoch, offset: offset, counts: counts))
         case .copy:
-            guard let channel = b.readChannel(), let epoch = b.readName(), let lease = b.readInteger(as: UInt64.self), let entry = b.readEntry() else { return nil }
+            guard let channel = b.readChannel(), let epoch = b.readName(), let lease = b.readInteger(as: UInt64.self), let entry = b.readEntry(compact: true) else { return nil }
             message = .copy(channel: channel, epoch: epoch, lease: lease, entry: entry)
         case .copyAck:
             guard let channel = b.readChannel(), let epoch = b.readName(), let lease = b.readInteger(as: UInt64.self),
@@ -148,7 +148,7 @@ extension ClusterFrame {
         case .sync:
             guard let channel = b.readChannel(), let transfer = b.readInteger(as: UInt8.self), transfer <= 1, let epoch = b.readName(),
                 let lease = b.readInteger(as: UInt64.self), let released = b.readInteger(as: UInt64.self), let base = b.readInteger(as: UInt64.self),
-                let entries = b.readEntries(), released <= base + UInt64(entries.count),
+                let entries = b.readEntries(compact: true), released <= base + UInt64(entries.count),
                 entries.enumerated().allSatisfy({ $0.element.offset == base + 1 + UInt64($0.offset) })
             else { return nil }
             message = .sync(channel: channel, snapshot: History.Snapshot(epoch: epoch, lease: lease, released: released, base: base, entries: entries), transfer: transfer == 1)
@@ -184,6 +184,12 @@ extension ClusterFrame {
 }
 
 extension ByteBuffer {
+    /// A copy of `buffer`'s readable bytes in storage of their own size.
+    fileprivate init(buffer: ByteBuffer) {
+        self = ByteBufferAllocator().buffer(capacity: buffer.readableBytes)
+        writeImmutableBuffer(buffer)
+    }
+
     fileprivate mutating func writeChannel(_ channel: String) {
         writeInteger(UInt8(truncatingIfNeeded: channel.utf8.count))
         writeString(channel)
@@ -213,23 +219,25 @@ extension ByteBuffer {
         writeImmutableBuffer(entry.data)
     }
 
-    /// An entry whose data is a slice of this buffer and at least looks like an object.
-    fileprivate mutating func readEntry() -> History.Entry<ByteBuffer>? {
+    /// An entry whose data at least looks like an object: a slice of this buffer, or with `compact` (an entry
+    /// to keep) a copy of its own, so that a kept message does not hold the whole received frame's storage.
+    fileprivate mutating func readEntry(compact: Bool = false) -> History.Entry<ByteBuffer>? {
         guard let offset = readInteger(as: UInt64.self), let ts = readInteger(as: Int64.self), let origin = readName(),
             let id = readInteger(as: UInt64.self), let length = readInteger(as: UInt32.self), length >= 2,
-            let data = readSlice(length: Int(length)),
-            data.getInteger(at: data.readerIndex, as: UInt8.self) == UInt8(ascii: "{"),
-            data.getInteger(at: data.writerIndex - 1, as: UInt8.self) == UInt8(ascii: "}")
+            let slice = readSlice(length: Int(length)),
+            slice.getInteger(at: slice.readerIndex, as: UInt8.self) == UInt8(ascii: "{"),
+            slice.getInteger(at: slice.writerIndex - 1, as: UInt8.self) == UInt8(ascii: "}")
         else { return nil }
+        let data = compact ? ByteBuffer(buffer: slice) : slice
         return History.Entry(offset: offset, timestamp: Int(ts), key: History.MessageKey(origin: origin, id: id), data: data, bytes: data.readableBytes)
     }
 
-    fileprivate mutating func readEntries() -> [History.Entry<ByteBuffer>]? {
+    fileprivate mutating func readEntries(compact: Bool = false) -> [History.Entry<ByteBuffer>]? {
         guard let n = readInteger(as: UInt32.self), Int(n) <= readableBytes / 32 else { return nil }
         var entries: [History.Entry<ByteBuffer>] = []
         entries.reserveCapacity(Int(n))
         for _ in 0..<n {
-            guard let entry = readEntry() else { return nil }
+            guard let entry = readEntry(compact: compact) else { return nil }
             entries.append(entry)
         }
         return entries

@@ -144,7 +144,10 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
     /// Emits to a history channel through its owner (see ``Cluster/Instance/historyAppend(channel:data:bytes:timestamp:now:)``).
     public func historyAppend(channel: String, data: ByteBuffer, timestamp: Int, tag: UInt64, on eventLoop: any EventLoop) -> EventLoopFuture<History.AppendOutcome> {
         onLoop(answeringOn: eventLoop) { [self] in
-            let (answer, directives) = instance.historyAppend(channel: channel, data: data, bytes: data.readableBytes, timestamp: timestamp, tag: tag, now: now)
+            // Kept in storage of its own size, not as a slice that holds the whole request buffer.
+            var kept = allocator.buffer(capacity: data.readableBytes)
+            kept.writeImmutableBuffer(data)
+            let (answer, directives) = instance.historyAppend(channel: channel, data: kept, bytes: kept.readableBytes, timestamp: timestamp, tag: tag, now: now)
             return carryOut(answer, directives, pending: \.historyAppends)
         }
     }
