@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "ClusterKit", targets: ["ClusterKit"]),
         .library(name: "NodeServer", targets: ["NodeServer"]),
         .library(name: "RocketWSClient", targets: ["RocketWSClient"]),
+        .library(name: "RocketWSProtocol", targets: ["RocketWSProtocol"]),
         .library(name: "AMQP", targets: ["AMQP"]),
     ],
     dependencies: [
@@ -30,15 +31,20 @@ let package = Package(
             pkgConfig: "libnghttp2",
             providers: [.apt(["libnghttp2-dev"])]
         ),
-        // The cluster's pure state machines (membership, interest, the cluster instance): no NIO, no nghttp2,
-        // no I/O; events and `now` in, directives out. The compiler keeps them pure.
+        // The cluster's pure state machines (membership, interest, the cluster instance) and the seeded
+        // generator they draw from: no NIO, no nghttp2, no I/O; events and `now` in, directives out. The compiler
+        // keeps them pure.
         .target(name: "ClusterCore"),
+        // What the node and the clients both speak, without NIO: the JSON value (one parser, one writer, one
+        // string escaper), the JSON-RPC error, HOST:PORT, the ROCKETWS_* environment.
+        .target(name: "RocketWSProtocol"),
         // Everything about being one node among many, as I/O: the HTTP/2 peer mesh and the shell that carries
         // out the core's directives over it (re-exports ClusterCore).
         .target(
             name: "ClusterKit",
             dependencies: [
                 "ClusterCore",
+                "RocketWSProtocol",
                 "CNghttp2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -53,13 +59,14 @@ let package = Package(
         // An AMQP 0-9-1 queue consumer as a pure frame codec and state machine (no sockets): RabbitMQ source.
         .target(
             name: "AMQP",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["ClusterCore", "RocketWSProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
         // One node's serving side: JSON-RPC, subscriptions, WebSocket server, MessagesSource.
         .target(
             name: "NodeServer",
             dependencies: [
                 "ClusterKit",
+                "RocketWSProtocol",
                 "AMQP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -69,6 +76,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -76,18 +84,29 @@ let package = Package(
         .target(
             name: "RocketWSClient",
             dependencies: [
+                "RocketWSProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
-        // Test helpers shared by the test targets (not a product): how node processes are started.
-        .target(name: "RocketWSTestKit"),
+        // Test helpers shared by every test target (not a product): the node process launcher and test
+        // cluster, `eventually`, free ports, the metrics scraper, certificates, seeded randomness.
+        .target(
+            name: "RocketWSTestKit",
+            dependencies: [
+                "ClusterCore",
+                "RocketWSClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "rocketws-node",
             dependencies: [
                 "NodeServer",
+                "RocketWSProtocol",
                 "ClusterKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -98,6 +117,7 @@ let package = Package(
             name: "rocketws-admin",
             dependencies: [
                 "RocketWSClient",
+                "RocketWSProtocol",
                 "ClusterKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -105,7 +125,7 @@ let package = Package(
             ]
         ),
         // The pure cores, without sockets: unit tests and seeded simulations.
-        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),
+        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "RocketWSTestKit"]),
         .testTarget(
             name: "ClusterKitTests",
             dependencies: [
@@ -139,6 +159,7 @@ let package = Package(
             name: "AdminTests",
             dependencies: [
                 "RocketWSClient",
+                "RocketWSProtocol",
                 "RocketWSTestKit",
                 "rocketws-admin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,3 +1,5 @@
+import RocketWSProtocol
+
 /// `amqp://USER:PASS@HOST:PORT/VHOST` (the RabbitMQ URI spec): user and password default to guest/guest, the
 /// port to 5672 and the virtual host to "/" (an empty path); `%2F` in the path is "/", and user, password and
 /// virtual host are percent-decoded. `amqps` (TLS) is refused.
@@ -49,25 +51,14 @@ public struct AMQPURL: Equatable, Sendable, CustomStringConvertible {
                 password = ""
             }
         }
-        var host = Substring(rest)
-        var port = 5672
-        if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { throw ParseError(description: "unclosed '[' in '\(text)'") }
-            let after = host[host.index(after: close)...]
-            host = host[host.index(after: host.startIndex)..<close]
-            if !after.isEmpty {
-                guard after.hasPrefix(":"), let p = Int(after.dropFirst()) else { throw ParseError(description: "bad port in '\(text)'") }
-                port = p
-            }
-        } else if let colon = host.lastIndex(of: ":") {
-            guard let p = Int(host[host.index(after: colon)...]) else { throw ParseError(description: "bad port in '\(text)'") }
-            port = p
-            host = host[..<colon]
+        let address: HostPort
+        do {
+            address = try HostPort(parsing: rest, defaultHost: nil, defaultPort: 5672)
+        } catch {
+            throw ParseError(description: "\(error.reason) in '\(text)'")
         }
-        guard !host.isEmpty else { throw ParseError(description: "no host in '\(text)'") }
-        guard (1...65535).contains(port) else { throw ParseError(description: "port \(port) out of range in '\(text)'") }
-        self.host = String(host)
-        self.port = port
+        self.host = address.host
+        self.port = address.port
         self.user = user
         self.password = password
         if let path, !path.isEmpty {

@@ -1,5 +1,7 @@
+import RocketWSProtocol
+
 /// Where a client connects: parsed from `ws://HOST:PORT/path`, `http://HOST:PORT/`, `HOST:PORT`,
-/// `:PORT` (localhost) or `[::1]:PORT`.
+/// `:PORT` (localhost) or `[::1]:PORT` (the address part by ``HostPort``, host 127.0.0.1 and port 80 by default).
 public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     public var scheme: String
     public var host: String
@@ -30,40 +32,17 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
             path = String(rest[slash...])
             rest = rest[..<slash]
         }
-        var host: Substring
-        var portText: Substring?
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else {
-                throw EndpointError(text: text, reason: "missing ']' in IPv6 address")
-            }
-            host = rest[rest.index(after: rest.startIndex)..<close]
-            let after = rest[rest.index(after: close)...]
-            if after.hasPrefix(":") {
-                portText = after.dropFirst()
-            } else if !after.isEmpty {
-                throw EndpointError(text: text, reason: "unexpected text after IPv6 address")
-            }
-        } else if let colon = rest.lastIndex(of: ":") {
-            host = rest[..<colon]
-            portText = rest[rest.index(after: colon)...]
-        } else {
-            host = rest
+        let address: HostPort
+        do {
+            address = try HostPort(parsing: rest, defaultHost: "127.0.0.1", defaultPort: 80)
+        } catch {
+            throw EndpointError(text: text, reason: error.reason)
         }
-        if host.isEmpty { host = "127.0.0.1" }
-        var port = 80
-        if let portText {
-            guard let value = Int(portText), (1...65535).contains(value) else {
-                throw EndpointError(text: text, reason: "invalid port '\(portText)'")
-            }
-            port = value
-        }
-        self.init(scheme: scheme, host: String(host), port: port, path: path)
+        self.init(scheme: scheme, host: address.host, port: address.port, path: path)
     }
 
     /// `HOST:PORT` as used in a `Host` header (IPv6 addresses in brackets).
-    public var hostHeader: String {
-        self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
-    }
+    public var hostHeader: String { HostPort(host: self.host, port: self.port).description }
 
     public var description: String { "\(self.scheme)://\(self.hostHeader)\(self.path)" }
 }

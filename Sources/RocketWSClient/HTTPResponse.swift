@@ -22,7 +22,7 @@ public struct HTTPResponse: Sendable {
     /// The body parsed as JSON.
     public func json() throws -> JSONValue {
         do {
-            return try JSONValue(parsing: self.body)
+            return try JSONValue(parsing: self.body.readableBytesView)
         } catch {
             throw ClientError.invalidResponse("HTTP \(self.status) body is not JSON: \(self.text.prefix(200))")
         }

@@ -26,26 +26,3 @@ public enum JSONRPC {
             && (members["result"] != nil || members["error"] != nil) && members["__type"] == nil
     }
 }
-
-/// A JSON-RPC error object returned by the server (`{"code": -32602, "message": "…"}`).
-public struct JSONRPCError: Error, Equatable, CustomStringConvertible {
-    public var code: Int
-    public var message: String
-    public var data: JSONValue?
-
-    public init(code: Int, message: String, data: JSONValue? = nil) {
-        self.code = code
-        self.message = message
-        self.data = data
-    }
-
-    init(_ object: JSONValue) {
-        self.init(
-            code: object["code"]?.intValue ?? -32603,
-            message: object["message"]?.stringValue ?? object.description,
-            data: object["data"]
-        )
-    }
-
-    public var description: String { "JSON-RPC error \(self.code): \(self.message)" }
-}

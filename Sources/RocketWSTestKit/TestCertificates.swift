@@ -79,15 +79,8 @@ public struct TestCertificateAuthority: Sendable {
         try replaceFile(destination, with: try String(contentsOfFile: source, encoding: .utf8))
     }
 
-    struct OpenSSLFailed: Error, CustomStringConvertible {
-        var description: String
-    }
-
     static func openssl(_ arguments: [String]) throws {
-        let result = try CommandRun.runBlocking("/usr/bin/openssl", arguments)
-        guard result.status == 0 else {
-            throw OpenSSLFailed(description: "openssl \(arguments.joined(separator: " ")): \(result.output)")
-        }
+        try CommandRun.runBlocking("/usr/bin/openssl", arguments).succeeded()
     }
 
     static func worldReadable(_ paths: String...) throws {

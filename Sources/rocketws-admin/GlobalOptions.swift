@@ -1,13 +1,6 @@
 import ArgumentParser
 import RocketWSClient
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import RocketWSProtocol
 
 /// Options every subcommand shares: which node, which key, how to print.
 struct GlobalOptions: ParsableArguments {
@@ -59,13 +52,5 @@ struct GlobalOptions: ParsableArguments {
         } catch {
             throw AdminError("\(error)")
         }
-    }
-}
-
-enum Environment {
-    static func value(_ name: String) -> String? {
-        guard let raw = getenv(name) else { return nil }
-        let value = String(cString: raw)
-        return value.isEmpty ? nil : value
     }
 }

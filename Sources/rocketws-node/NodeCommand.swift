@@ -121,7 +121,7 @@ struct NodeCommand: AsyncParsableCommand {
     /// Parses the command line merged with `ROCKETWS_*` variables, then runs.
     static func main() async {
         do {
-            var command = try parseAsRoot(Environment.merged(Array(CommandLine.arguments.dropFirst())))
+            var command = try parseAsRoot(Environment.merged(Array(CommandLine.arguments.dropFirst()), options: Environment.nodeOptions))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -228,16 +228,9 @@ struct NodeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "rocketws.node")
         FileLimit.raiseToHardLimit(logger: logger)
-        let node = Node(configuration: makeConfiguration(), logger: logger)
+        let node = Node(configuration: makeConfiguration(), logger: logger, gracefulShutdownSignals: [.sigterm, .sigint])
         let reload = PeerTLSReloadSignal(node: node)
         defer { reload.cancel() }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: node)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        try await group.run()
+        try await node.run()
     }
 }

@@ -1,11 +1,12 @@
 import Foundation
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 /// The built `rocketws-admin` binary: exit codes, one-line errors, the shell against real nodes.
 @Suite struct AdminBinaryTests {
     @Test func unreachableNodeIsOneLineExitOne() async throws {
-        let port = try await FreePort.find()
+        let port = freePort()
         for command in [["ping"], ["status"], ["channels"], ["emit", "chat", #"{"a":1}"#], ["notify-all", "{}"]] {
             let result = try await BinaryRunner.run(command + ["--node", "http://127.0.0.1:\(port)"])
             #expect(result.status == 1, "\(command)")
@@ -16,7 +17,7 @@ import Testing
     }
 
     @Test func unreachableNodeFromEnvironment() async throws {
-        let port = try await FreePort.find()
+        let port = freePort()
         let result = try await BinaryRunner.run(["ping"], environment: ["ROCKETWS_NODE": "http://127.0.0.1:\(port)"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("127.0.0.1:\(port)"))
@@ -32,7 +33,7 @@ import Testing
     }
 
     @Test func scriptedShell() async throws {
-        try await NodeLauncher.with(name: "shell") { node in
+        try await NodeProcess.with(name: "shell") { node in
             let ws = try await WebSocketClient.connect(url: node.wsURL)
             try await ws.subscribe("chat")
             let script = """
@@ -63,7 +64,7 @@ import Testing
             #expect(second["__type"] == "broadcast")
             #expect(second["__channel"] == nil)
             // Nothing after `exit` was sent: the next message is one emitted once the shell is gone.
-            let backend = try node.messagesSource()
+            let backend = node.messagesSource()
             _ = try await backend.call(method: "emit", params: ["channel": "chat", "data": ["after": true]])
             let next = try #require(try await ws.nextMessage(timeout: .seconds(20)))
             #expect(next["after"] == true, "\(next)")
@@ -79,7 +80,7 @@ import Testing
     /// The original `manage.py shell` driven through stdin: commands typed alone ask for what they need, with
     /// the original's questions and defaults, and invalid JSON is asked again.
     @Test func shellAsksAsTheOriginalDid() async throws {
-        try await NodeLauncher.with(name: "prompts") { node in
+        try await NodeProcess.with(name: "prompts") { node in
             let ws = try await WebSocketClient.connect(url: node.wsURL)
             try await ws.subscribe("chat")
             let original = try await BinaryRunner.run(["shell", "--node", node.msURL], stdin: "emit\nchat\n{\"a\": 1}\nexit\n")
@@ -117,8 +118,8 @@ import Testing
 
     @Test func shellConnectSwitchesNode() async throws {
         // Two separate single-node clusters: what `available_channels` lists shows which node answers.
-        try await NodeLauncher.with(name: "shell-first") { first in
-            try await NodeLauncher.with(name: "shell-second") { second in
+        try await NodeProcess.with(name: "shell-first") { first in
+            try await NodeProcess.with(name: "shell-second") { second in
                 let ws = try await WebSocketClient.connect(url: second.wsURL)
                 try await ws.subscribe("room")
                 let script = "available_channels\nconnect \(second.msURL)\navailable_channels\nemit room {\"x\":1}\n"
@@ -136,7 +137,7 @@ import Testing
     }
 
     @Test func benchUnreachableIsOneLine() async throws {
-        let port = try await FreePort.find()
+        let port = freePort()
         let result = try await BinaryRunner.run([
             "bench", "--ws", "ws://127.0.0.1:\(port)/", "--node", "http://127.0.0.1:\(port)", "--subscribers", "3",
         ])

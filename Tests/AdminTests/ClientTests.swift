@@ -1,15 +1,16 @@
 import NIOCore
 import NIOWebSocket
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
-/// The clients against the real `rocketws-node` binary (see ``NodeLauncher``).
+/// The clients against the real `rocketws-node` binary (see ``NodeProcess``).
 @Suite struct ClientTests {
     @Test func receivesTwentyThousandMessages() async throws {
-        try await NodeLauncher.with(name: "burst") { node in
+        try await NodeProcess.with(name: "burst") { node in
             let ws = try await WebSocketClient.connect(url: node.wsURL)
             try await ws.subscribe("burst")
-            let backend = try node.messagesSource()
+            let backend = node.messagesSource()
             let count = 20_000
             let batch = 1_000
             // One backend connection sends batches of emit notifications (one emitter: order is kept) while
@@ -41,7 +42,7 @@ import Testing
     }
 
     @Test func emitsFromSeveralConnectionsArrive() async throws {
-        try await NodeLauncher.with(name: "bulk") { node in
+        try await NodeProcess.with(name: "bulk") { node in
             let ws = try await WebSocketClient.connect(url: node.wsURL)
             try await ws.subscribe("bulk")
             let count = 2_000
@@ -49,7 +50,7 @@ import Testing
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for publisher in 0..<publishers {
                     group.addTask {
-                        let client = try node.messagesSource()
+                        let client = node.messagesSource()
                         for index in stride(from: publisher, to: count, by: publishers) {
                             try await client.notify(
                                 method: "emit",
@@ -77,7 +78,7 @@ import Testing
     }
 
     @Test func clientPingsDoNotDisturbTheSession() async throws {
-        try await NodeLauncher.with(name: "pinged") { node in
+        try await NodeProcess.with(name: "pinged") { node in
             let ws = try await WebSocketClient.connect(url: node.wsURL)
             try await ws.subscribe("p")
             // The node answers pings with pongs; the client keeps them out of its messages and answers.
@@ -87,7 +88,7 @@ import Testing
                 )
             }
             #expect(try await ws.call(method: "heartbeat") == ["heartbeat": "ok"])
-            let backend = try node.messagesSource()
+            let backend = node.messagesSource()
             #expect(try await backend.call(method: "emit", params: ["channel": "p", "data": ["x": 1]])["emitted"] == 1)
             #expect(try await ws.nextMessage(timeout: .seconds(20))?["x"] == 1)
             try await ws.close()
@@ -97,7 +98,7 @@ import Testing
 
     @Test func handshakeFailureCarriesStatus() async throws {
         let origin = "https://app.example"
-        try await NodeLauncher.with(name: "origins", arguments: ["--allowed-origins", origin]) { node in
+        try await NodeProcess.with(name: "origins", arguments: ["--allowed-origins", origin]) { node in
             do {
                 _ = try await WebSocketClient.connect(
                     host: "127.0.0.1",
@@ -123,7 +124,7 @@ import Testing
     }
 
     @Test func connectRefusedIsTyped() async throws {
-        let port = try await FreePort.find()
+        let port = freePort()
         await #expect(throws: ClientError.self) {
             _ = try await WebSocketClient.connect(host: "127.0.0.1", port: port)
         }
@@ -137,9 +138,9 @@ import Testing
     }
 
     @Test func closeCodesBothWays() async throws {
-        let node = try await NodeLauncher.start(name: "closing")
+        let node = try await NodeProcess.start(name: "closing")
         do {
-            let backend = try node.messagesSource()
+            let backend = node.messagesSource()
             // The client closes: the node echoes the code and forgets the connection.
             let leaving = try await WebSocketClient.connect(url: node.wsURL)
             let staying = try await WebSocketClient.connect(url: node.wsURL)
@@ -160,7 +161,7 @@ import Testing
             try await backend.close()
 
             // The node stops (SIGTERM): its clients are closed with 1001, going away.
-            await node.stop()
+            await node.terminate()
             var shutdown: [WebSocketErrorCode?] = []
             while let event = await staying.nextEvent(timeout: .seconds(10)) {
                 if case .close(let code, _) = event { shutdown.append(code) }
@@ -169,14 +170,14 @@ import Testing
             #expect(node.process.terminationStatus == 0)
         } catch {
             Issue.record("node log: \(node.log)")
-            await node.stop()
+            await node.terminate()
             throw error
         }
     }
 
     @Test func messagesSourceRawRequests() async throws {
-        try await NodeLauncher.with(name: "keyed", apiKey: "k") { node in
-            let ms = try node.messagesSource()
+        try await NodeProcess.with(name: "keyed", apiKey: "k") { node in
+            let ms = node.messagesSource()
             #expect(try await ms.call(method: "ping") == ["ping": "ok"])
             try await ms.notify(method: "ping")
             let bad = try await ms.postRaw(body: "{not json")

@@ -1,12 +1,13 @@
 import Foundation
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 /// `rocketws-admin listen` against the real node: it subscribes, prints what is pushed, stops after --count.
 @Suite struct ListenTests {
     @Test func listenPrintsPushedMessages() async throws {
-        try await NodeLauncher.with(name: "listen") { node in
-            let backend = try node.messagesSource()
+        try await NodeProcess.with(name: "listen") { node in
+            let backend = node.messagesSource()
             let listener = Task {
                 try await BinaryRunner.run(
                     ["listen", "alerts", "--ws", node.wsURL, "--count", "2"],

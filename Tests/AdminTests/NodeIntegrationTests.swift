@@ -1,11 +1,12 @@
 import Foundation
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 /// rocketws-admin and the clients against the real `rocketws-node` binary.
 @Suite struct NodeIntegrationTests {
     @Test func emitStatusChannelsAgainstNode() async throws {
-        try await NodeLauncher.with(name: "admin-a") { node in
+        try await NodeProcess.with(name: "admin-a") { node in
             let ws = try await WebSocketClient.connect(url: node.wsURL)
             try await ws.subscribe("chat")
 
@@ -57,7 +58,7 @@ import Testing
     }
 
     @Test func apiKeyAgainstNode() async throws {
-        try await NodeLauncher.with(name: "admin-c", apiKey: "k3y") { node in
+        try await NodeProcess.with(name: "admin-c", apiKey: "k3y") { node in
             let wrong = try await BinaryRunner.run(["ping", "--node", node.msURL, "--api-key", "nope"])
             #expect(wrong.status == 1)
             #expect(wrong.stderrLines.count == 1)
@@ -79,7 +80,7 @@ import Testing
     }
 
     @Test func benchAgainstNode() async throws {
-        try await NodeLauncher.with(name: "admin-d") { node in
+        try await NodeProcess.with(name: "admin-d") { node in
             // Requests from two publishers, subscribers spread over two URLs (the same node twice); then
             // notifications from three publishers at a set rate.
             let runs = [
@@ -116,8 +117,8 @@ import Testing
     }
 
     @Test func clientsAgainstNode() async throws {
-        try await NodeLauncher.with(name: "admin-e") { node in
-            let ms = try node.messagesSource()
+        try await NodeProcess.with(name: "admin-e") { node in
+            let ms = node.messagesSource()
             let ws = try await WebSocketClient.connect(url: node.wsURL)
             let other = try await WebSocketClient.connect(url: node.wsURL)
             try await ws.subscribe("room")
@@ -161,8 +162,8 @@ import Testing
     }
 
     @Test func oversizedBodyThenKeepGoing() async throws {
-        try await NodeLauncher.with(name: "admin-f", arguments: ["--max-message-bytes", "2000"]) { node in
-            let ms = try node.messagesSource()
+        try await NodeProcess.with(name: "admin-f", arguments: ["--max-message-bytes", "2000"]) { node in
+            let ms = node.messagesSource()
             let padding = String(repeating: "a", count: 50_000)
             let body =
                 #"{"jsonrpc":"2.0","id":1,"method":"emit","params":{"channel":"c","data":{"x":""# + padding + #""}}}"#
@@ -177,14 +178,14 @@ import Testing
     }
 
     @Test func twoNodeClusterStatusAndBench() async throws {
-        let peer1 = try await FreePort.find()
-        let peer2 = try await FreePort.find()
-        try await NodeLauncher.with(name: "admin-g1", arguments: ["--peer-conn", "127.0.0.1:\(peer1)"]) { n1 in
+        let peer1 = freePort()
+        let peer2 = freePort()
+        try await NodeProcess.with(name: "admin-g1", arguments: ["--peer-conn", "127.0.0.1:\(peer1)"]) { n1 in
             let join = ["--peer-conn", "127.0.0.1:\(peer2)", "--join", "127.0.0.1:\(peer1)"]
-            try await NodeLauncher.with(name: "admin-g2", arguments: join) { n2 in
+            try await NodeProcess.with(name: "admin-g2", arguments: join) { n2 in
                 // Wait (with a deadline) until each node sees both members alive.
                 for node in [n1, n2] {
-                    let client = try node.messagesSource()
+                    let client = node.messagesSource()
                     var alive = 0
                     let joined = try await eventually(timeout: .seconds(60)) {
                         let status = try await client.call(method: "cluster_status")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import RocketWSProtocol
 import Testing
 
 @testable import rocketws_admin

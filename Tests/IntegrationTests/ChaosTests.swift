@@ -1,5 +1,6 @@
 import Foundation
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 /// Emits keep flowing into n1 and n2 while n3 is killed, restarted, frozen past the suspicion timeout and
@@ -13,7 +14,7 @@ import Testing
         let testStarted = ContinuousClock.now
         let cluster = try await TestCluster.start()
         defer {
-            cluster.node(3).stop(signal: SIGCONT)
+            cluster.node(3).signal(SIGCONT)
             cluster.killAll()
         }
         var healthy = true
@@ -29,11 +30,11 @@ import Testing
         var survivors: [RecordingSubscriber] = []
         for node in 1...2 {
             for (k, channels) in layout.enumerated() {
-                survivors.append(try await RecordingSubscriber.start(name: "n\(node)-s\(k)", port: cluster.node(node).ws, channels: channels))
+                survivors.append(try await RecordingSubscriber.start(name: "n\(node)-s\(k)", port: cluster.node(node).wsPort, channels: channels))
             }
         }
         // n3 also holds subscribers, so that emits are forwarded to the failing node; not asserted on.
-        var onN3 = [try await RecordingSubscriber.start(name: "n3-a", port: cluster.node(3).ws, channels: Self.channels)]
+        var onN3 = [try await RecordingSubscriber.start(name: "n3-a", port: cluster.node(3).wsPort, channels: Self.channels)]
 
         let status = [1: cluster.backend(1), 2: cluster.backend(2)].mapValues {
             MessagesSourceClient(endpoint: $0.endpoint, requestTimeout: .seconds(5))
@@ -52,8 +53,8 @@ import Testing
         let rss = RSSSampler()
         rss.start([cluster.node(1), cluster.node(2)])
         let emitters = [
-            SequenceEmitter(id: "A", port: cluster.node(1).ms, channels: Self.channels),
-            SequenceEmitter(id: "B", port: cluster.node(2).ms, channels: Self.channels),
+            SequenceEmitter(id: "A", port: cluster.node(1).msPort, channels: Self.channels),
+            SequenceEmitter(id: "B", port: cluster.node(2).msPort, channels: Self.channels),
         ]
         for emitter in emitters { emitter.start() }
         try await Task.sleep(for: .seconds(2))
@@ -68,19 +69,19 @@ import Testing
         let rejoined = await cluster.waitForAlive(3, timeout: .seconds(20))
         check(rejoined, "restarted n3 did not rejoin")
         let rejoin = ContinuousClock.now - restartedAt
-        onN3.append(try await RecordingSubscriber.start(name: "n3-b", port: cluster.node(3).ws, channels: Self.channels))
+        onN3.append(try await RecordingSubscriber.start(name: "n3-b", port: cluster.node(3).wsPort, channels: Self.channels))
         try await Task.sleep(for: .seconds(1))
 
         // 2. SIGSTOP past the suspicion timeout (until both survivors declare n3 dead, at least 3 s), then SIGCONT.
         let incarnationBefore = await memberIncarnations(status[1]!)["n3"]
         let stoppedAt = ContinuousClock.now
-        cluster.node(3).stop(signal: SIGSTOP)
+        cluster.node(3).signal(SIGSTOP)
         let stopDetection = await bothSee("dead", since: stoppedAt)
         check(stopDetection != nil, "SIGSTOP'ed n3 was not declared dead on n1 and n2")
         let frozenFor = ContinuousClock.now - stoppedAt
         if frozenFor < .seconds(3) { try await Task.sleep(for: .seconds(3) - frozenFor) }
         let continuedAt = ContinuousClock.now
-        cluster.node(3).stop(signal: SIGCONT)
+        cluster.node(3).signal(SIGCONT)
         let refuted = await cluster.waitForAlive(3, timeout: .seconds(20))
         let refutation = ContinuousClock.now - continuedAt
         if !refuted {
@@ -95,9 +96,9 @@ import Testing
         try await Task.sleep(for: .seconds(1))
 
         // 3. A freeze shorter than the suspicion timeout: at most suspected, then alive again.
-        cluster.node(3).stop(signal: SIGSTOP)
+        cluster.node(3).signal(SIGSTOP)
         try await Task.sleep(for: .milliseconds(500))
-        cluster.node(3).stop(signal: SIGCONT)
+        cluster.node(3).signal(SIGCONT)
         check(await cluster.waitForAlive(3, timeout: .seconds(20)), "n3 frozen for 500 ms did not come back alive")
         try await Task.sleep(for: .seconds(1))
 
@@ -114,7 +115,7 @@ import Testing
         try? await n3Backend.close()
         check(bounced, "n3 killed and restarted at once: n1 and n2 did not take its new incarnation as alive")
         let bounce = ContinuousClock.now - bouncedAt
-        onN3.append(try await RecordingSubscriber.start(name: "n3-c", port: cluster.node(3).ws, channels: Self.channels))
+        onN3.append(try await RecordingSubscriber.start(name: "n3-c", port: cluster.node(3).wsPort, channels: Self.channels))
         try await Task.sleep(for: .seconds(2))
 
         // Stop emitting; every survivor must catch up with everything accepted.

@@ -1,5 +1,6 @@
 import Foundation
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 /// Three real node processes joined on loopback: the cluster guarantees of the contract, end to end.
@@ -41,10 +42,8 @@ import Testing
             #expect(try await backend.call(method: "emit", params: ["channel": "only-n2", "data": ["n": .int(n)]]) == ["emitted": 1, "nodes": 1])
         }
         for n in 0..<20 { #expect(try await onN2.nextMessage()?["n"] == .int(n)) }
-        let n3Metrics = try await cluster.backend(3).get(path: "/metrics").text
-        #expect(metric("rocketws_forwards_received_total", in: n3Metrics) == 0)
-        let n2Metrics = try await cluster.backend(2).get(path: "/metrics").text
-        #expect(metric("rocketws_forwards_received_total", in: n2Metrics) == 20)
+        #expect(try await cluster.node(3).metric("rocketws_forwards_received_total") == 0)
+        #expect(try await cluster.node(2).metric("rocketws_forwards_received_total") == 20)
     }
 
     @Test func notifyAllAndSendDataCrossNodes() async throws {
@@ -149,7 +148,7 @@ import Testing
         let cluster = try await TestCluster.start()
         defer { cluster.killAll() }
         let stoppedAt = ContinuousClock.now
-        cluster.node(3).stop()
+        cluster.node(3).signal(SIGTERM)
         let left = await eventually(timeout: .seconds(10)) {
             let one = await cluster.states(seenBy: 1)["n3"]
             let two = await cluster.states(seenBy: 2)["n3"]
@@ -170,7 +169,7 @@ import Testing
             peerPort: intruderPeer
         )
         defer { intruder.kill9() }
-        let spy = try await WebSocketClient.connect(host: "127.0.0.1", port: intruder.ws)
+        let spy = try await WebSocketClient.connect(host: "127.0.0.1", port: intruder.wsPort)
         try await spy.subscribe("secrets")
         let member = try await cluster.client(2)
         try await member.subscribe("secrets")

@@ -28,7 +28,7 @@ import Testing
     }
 
     func refused(_ cluster: TestCluster, node i: Int) async throws -> Double {
-        metric("rocketws_mesh_refused_total", in: try await cluster.backend(i).get(path: "/metrics").text) ?? 0
+        try await MetricsScrape.scrape(cluster.backend(i)).value("rocketws_mesh_refused_total") ?? 0
     }
 
     /// A 3-node TLS cluster forms and forwards; its CA is rotated on every node by SIGHUP (old and new CA in the
@@ -64,7 +64,7 @@ import Testing
         }
         var reloads = 1  // one more than the reloads so far: the log splits into that many parts
         func hangUpAll() async throws {
-            for i in 1...3 { cluster.node(i).stop(signal: SIGHUP) }
+            for i in 1...3 { cluster.node(i).signal(SIGHUP) }
             let reloaded = await eventually(timeout: .seconds(10)) {
                 (1...3).allSatisfy { cluster.node($0).log.components(separatedBy: "peer TLS files reloaded").count > reloads }
             }
@@ -80,7 +80,7 @@ import Testing
         try await hangUpAll()
 
         // New links use the new material: n3 restarts and rejoins the two others.
-        cluster.node(3).stop()
+        cluster.node(3).signal(SIGTERM)
         #expect(await cluster.node(3).waitForExit() == 0)
         try await cluster.startNode(3)
         #expect(await cluster.waitForAlive(3), "n3 rejoins with certificates of the new CA")
@@ -139,14 +139,15 @@ import Testing
     @Test func flagsAreAllOrNoneAndBadFilesAreNamed() async throws {
         let ca = try TestCertificateAuthority.make(name: "one", in: folder)
         let leaf = try ca.issue("n1")
-        let half = try await NodeProcess.run(arguments: ["--peer-tls-cert", leaf.certificatePath])
+        let half = try await BinaryRunner.run(["--peer-tls-cert", leaf.certificatePath], executable: "rocketws-node", timeout: .seconds(20))
         #expect(half.status != 0)
         #expect(half.output.contains("--peer-tls-cert, --peer-tls-key and --peer-tls-ca go together"), "\(half.output)")
         let missing = folder.appendingPathComponent("nowhere.pem").path
-        let bad = try await NodeProcess.run(arguments: [
-            "--peer-conn", "127.0.0.1:0", "--ws-conn", "127.0.0.1:0", "--ms-conn", "127.0.0.1:0",
-            "--peer-tls-cert", leaf.certificatePath, "--peer-tls-key", leaf.keyPath, "--peer-tls-ca", missing,
-        ])
+        let bad = try await BinaryRunner.run(
+            [
+                "--peer-conn", "127.0.0.1:0", "--ws-conn", "127.0.0.1:0", "--ms-conn", "127.0.0.1:0",
+                "--peer-tls-cert", leaf.certificatePath, "--peer-tls-key", leaf.keyPath, "--peer-tls-ca", missing,
+            ], executable: "rocketws-node", timeout: .seconds(20))
         #expect(bad.status != 0)
         #expect(bad.output.contains(missing), "\(bad.output)")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 /// `GET /metrics` of running node processes shows every metric README documents, with the counts a user
@@ -18,14 +19,8 @@ import Testing
         }
     }
 
-    /// The value of the sample `name{labels}` (labels as rendered, e.g. `peer="n2"`).
-    static func sample(_ name: String, _ labels: String, in text: String) -> Double? {
-        let prefix = "\(name){\(labels)} "
-        return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
-    }
-
-    static func missing(_ names: [String], in text: String) -> [String] {
-        names.filter { !text.contains("# TYPE \($0) ") }
+    static func missing(_ names: [String], in scrape: MetricsScrape) -> [String] {
+        names.filter { !scrape.declares($0) }
     }
 
     @Test func everyDocumentedMetricIsScrapedFromARunningCluster() async throws {
@@ -46,27 +41,27 @@ import Testing
 
         // A node with the wrong secret dials n1 (and n1's peers): refused and counted.
         let intruder = try await NodeProcess.start(
-            name: "intruder", arguments: ["--cluster-secret", "wrong", "--join", "127.0.0.1:\(cluster.node(1).peer)"])
+            name: "intruder", arguments: ["--cluster-secret", "wrong", "--join", "127.0.0.1:\(cluster.node(1).peerPort)"])
         defer { intruder.kill9() }
-        var n1 = ""
+        var n1 = MetricsScrape(text: "")
         let complete = await eventually(timeout: .seconds(20)) {
-            n1 = (try? await backend.get(path: "/metrics").text) ?? ""
-            return (metric("rocketws_mesh_refused_total", in: n1) ?? 0) >= 1 && Self.missing(names, in: n1).isEmpty
+            n1 = (try? await MetricsScrape.scrape(backend)) ?? MetricsScrape(text: "")
+            return (n1.value("rocketws_mesh_refused_total") ?? 0) >= 1 && Self.missing(names, in: n1).isEmpty
         }
         #expect(complete, "missing on n1: \(Self.missing(names, in: n1))\n\(intruder.log)\n\(cluster.node(1).log)")
-        #expect((metric("rocketws_mesh_refused_total", in: n1) ?? 0) >= 1)
-        #expect(Self.sample("rocketws_mesh_dropped_frames_total", #"peer="n2""#, in: n1) == 1)
-        #expect(metric("rocketws_forwards_sent_total", in: n1) == 1)
-        #expect(Self.sample("rocketws_peers", #"state="alive""#, in: n1) == 1)
-        #expect((Self.sample("rocketws_peer_sent_frames", #"peer="n2""#, in: n1) ?? 0) >= 1)
-        #expect(metric("rocketws_cluster_malformed_frames_total", in: n1) == 0)
-        #expect(metric("rocketws_messages_in_total", in: n1) == 2)
+        #expect((n1.value("rocketws_mesh_refused_total") ?? 0) >= 1)
+        #expect(n1.value("rocketws_mesh_dropped_frames_total", #"peer="n2""#) == 1)
+        #expect(n1.value("rocketws_forwards_sent_total") == 1)
+        #expect(n1.value("rocketws_peers", #"state="alive""#) == 1)
+        #expect((n1.value("rocketws_peer_sent_frames", #"peer="n2""#) ?? 0) >= 1)
+        #expect(n1.value("rocketws_cluster_malformed_frames_total") == 0)
+        #expect(n1.value("rocketws_messages_in_total") == 2)
 
-        let n2 = try await cluster.backend(2).get(path: "/metrics").text
+        let n2 = try await cluster.node(2).metrics()
         #expect(Self.missing(names, in: n2).isEmpty, "missing on n2: \(Self.missing(names, in: n2))")
-        #expect(metric("rocketws_forwards_received_total", in: n2) == 1)
-        #expect((Self.sample("rocketws_peer_received_frames", #"peer="n1""#, in: n2) ?? 0) >= 1)
-        #expect(metric("rocketws_messages_out_total", in: n2) == 1)
+        #expect(n2.value("rocketws_forwards_received_total") == 1)
+        #expect((n2.value("rocketws_peer_received_frames", #"peer="n1""#) ?? 0) >= 1)
+        #expect(n2.value("rocketws_messages_out_total") == 1)
         // Nothing else of the big message reached n2's client.
         #expect(try await subscriber.nextMessage(timeout: .milliseconds(300)) == nil)
         try await subscriber.close()

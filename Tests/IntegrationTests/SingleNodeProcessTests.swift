@@ -9,13 +9,13 @@ import Testing
     @Test func sigtermClosesClientsWith1001AndExitsZero() async throws {
         let node = try await NodeProcess.start(name: "term")
         defer { node.kill9() }
-        let ws = try await WebSocketClient.connect(host: "127.0.0.1", port: node.ws)
+        let ws = try await WebSocketClient.connect(host: "127.0.0.1", port: node.wsPort)
         try await ws.subscribe("bye")
-        let backend = MessagesSourceClient(host: "127.0.0.1", port: node.ms)
+        let backend = MessagesSourceClient(host: "127.0.0.1", port: node.msPort)
         #expect(try await backend.call(method: "emit", params: ["channel": "bye", "data": ["last": true]]) == ["emitted": 1, "nodes": 1])
         #expect(try await ws.nextMessage()?["last"] == true)
         let started = ContinuousClock.now
-        node.stop(signal: SIGTERM)
+        node.signal(SIGTERM)
         #expect(await closeCode(of: ws) == 1001)
         let status = await node.waitForExit(timeout: .seconds(5))
         #expect(status == 0, "exit status \(String(describing: status)); log:\n\(node.log)")
@@ -25,28 +25,19 @@ import Testing
     @Test func environmentVariablesConfigureTheNode() async throws {
         let node = try await NodeProcess.start(name: "env", environment: ["ROCKETWS_API_KEY": "k1", "ROCKETWS_MAX_MESSAGE_BYTES": "2048"])
         defer { node.kill9() }
-        let anonymous = MessagesSourceClient(host: "127.0.0.1", port: node.ms)
+        let anonymous = MessagesSourceClient(host: "127.0.0.1", port: node.msPort)
         #expect(try await anonymous.postRaw(body: #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).status == 401)
-        let keyed = MessagesSourceClient(host: "127.0.0.1", port: node.ms, apiKey: "k1")
+        let keyed = MessagesSourceClient(host: "127.0.0.1", port: node.msPort, apiKey: "k1")
         #expect(try await keyed.call(method: "ping") == ["ping": "ok"])
         #expect(try await keyed.postRaw(body: String(repeating: " ", count: 3000)).status == 413)
-        node.stop()
+        node.signal(SIGTERM)
         #expect(await node.waitForExit() == 0)
     }
 
     @Test func badFlagsExitNonZeroWithAMessage() async throws {
-        let process = Process()
-        UnprivilegedLaunch.configure(
-            process, executable: URL(fileURLWithPath: NodeProcess.binDir + "/rocketws-node"),
-            arguments: ["--ws-conn", "nonsense"])
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = pipe
-        try process.run()
-        process.waitUntilExit()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus != 0)
-        #expect(text.contains("--ws-conn"))
+        let result = try await BinaryRunner.run(["--ws-conn", "nonsense"], executable: "rocketws-node", timeout: .seconds(20))
+        #expect(result.status != 0)
+        #expect(result.output.contains("--ws-conn"))
     }
 
     /// A subscriber that stops reading while 20,000 messages go out is closed alone; the node's memory stays
@@ -54,12 +45,12 @@ import Testing
     @Test func slowConsumerIsClosedAloneAndMemoryStaysBounded() async throws {
         let node = try await NodeProcess.start(name: "slow", arguments: ["--max-queue-bytes", "8388608"])
         defer { node.kill9() }
-        let slow = try await WebSocketClient.connect(host: "127.0.0.1", port: node.ws)
-        let normal = try await WebSocketClient.connect(host: "127.0.0.1", port: node.ws)
+        let slow = try await WebSocketClient.connect(host: "127.0.0.1", port: node.wsPort)
+        let normal = try await WebSocketClient.connect(host: "127.0.0.1", port: node.wsPort)
         try await slow.subscribe("flood")
         try await normal.subscribe("flood")
         try await slow.channel.setOption(ChannelOptions.autoRead, value: false).get()
-        let backend = MessagesSourceClient(host: "127.0.0.1", port: node.ms)
+        let backend = MessagesSourceClient(host: "127.0.0.1", port: node.msPort)
         _ = try await backend.call(method: "ping")
         let rssBefore = try #require(node.residentKiB)
 
@@ -92,8 +83,7 @@ import Testing
         // 20,000 x 4 KiB = 80 MiB went out; a queue bounded at 8 MiB keeps the node far below that.
         let growthMiB = Double(rssPeak - rssBefore) / 1024
         #expect(growthMiB < 48, "node RSS grew by \(growthMiB) MiB")
-        let metrics = try await backend.get(path: "/metrics").text
-        #expect(metric("rocketws_dropped_slow_clients_total", in: metrics) == 1)
+        #expect(try await MetricsScrape.scrape(backend).value("rocketws_dropped_slow_clients_total") == 1)
         #expect(await eventually { (try? await backend.call(method: "cluster_status"))?["members"]?[0]?["connections"] == 1 })
         print("slow consumer: node RSS before \(rssBefore) KiB, peak \(rssPeak) KiB (+\(String(format: "%.1f", growthMiB)) MiB) for 80 MiB sent")
         try await normal.close()

@@ -1,5 +1,6 @@
 import NIOCore
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 @testable import NodeServer
@@ -11,7 +12,7 @@ import Testing
     }
 
     @Test func originAllowList() async throws {
-        let node = try await TestNode.start { $0.webSocket.allowedOrigins = ["https://app.example"] }
+        let node = try await InProcessNode.start { $0.webSocket.allowedOrigins = ["https://app.example"] }
         let allowed = try await node.client(headers: [("Origin", "https://app.example")])
         #expect(try await allowed.call(method: "heartbeat") == ["heartbeat": "ok"])
         do {
@@ -24,7 +25,7 @@ import Testing
     }
 
     @Test func connectionLimitRefusesCleanly() async throws {
-        let node = try await TestNode.start { $0.webSocket.maxConnections = 2 }
+        let node = try await InProcessNode.start { $0.webSocket.maxConnections = 2 }
         let a = try await node.client()
         let b = try await node.client()
         do {
@@ -40,7 +41,7 @@ import Testing
     }
 
     @Test func channelsPerConnectionAreLimited() async throws {
-        let node = try await TestNode.start { $0.webSocket.maxChannelsPerConnection = 3 }
+        let node = try await InProcessNode.start { $0.webSocket.maxChannelsPerConnection = 3 }
         let ws = try await node.client()
         for channel in ["a", "b", "c"] { try await ws.subscribe(channel) }
         try await ws.subscribe("a")  // already subscribed: not a new channel
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func requestRateIsLimitedPerConnection() async throws {
-        let node = try await TestNode.start { $0.webSocket.maxRequestsPerSecond = 5 }
+        let node = try await InProcessNode.start { $0.webSocket.maxRequestsPerSecond = 5 }
         let ws = try await node.client()
         for id in 0..<20 { try await ws.send(text: #"{"jsonrpc":"2.0","id":\#(id),"method":"heartbeat"}"#) }
         var ok = 0
@@ -74,7 +75,7 @@ import Testing
     }
 
     @Test func privateChannelsNeedATokenSignedForTheConnection() async throws {
-        let node = try await TestNode.start { $0.webSocket.privateChannelSecret = "backend-secret" }
+        let node = try await InProcessNode.start { $0.webSocket.privateChannelSecret = "backend-secret" }
         let ws = try await node.client()
         let other = try await node.client()
         let id = try #require(try await ws.call(method: "connection_id")["connection_id"]?.stringValue)
@@ -102,7 +103,7 @@ import Testing
     }
 
     @Test func privateChannelsAreRefusedWithoutASecret() async throws {
-        let node = try await TestNode.start()
+        let node = try await InProcessNode.start()
         let ws = try await node.client()
         do {
             _ = try await ws.call(method: "subscribe", params: ["channel": "private-x", "token": "ab"])

@@ -1,5 +1,6 @@
 import NIOCore
 import RocketWSClient
+import RocketWSTestKit
 import Synchronization
 import Testing
 
@@ -160,7 +161,7 @@ import Testing
     /// 1008) must not strand a busy channel. Observers of "a" stream 12,000 messages from three backends while
     /// 30 victims are closed mid-window; every observer gets every message in per-backend order.
     @Test func sessionsClosedWhileAWindowEndsDoNotStrandOtherChannels() async throws {
-        let node = try await TestNode.start {
+        let node = try await InProcessNode.start {
             $0.webSocket.maxQueueBytes = 512 << 10
             $0.webSocket.flushDelay = .milliseconds(20)
             $0.eventLoopThreads = 1
@@ -227,11 +228,11 @@ private func expectPromptDelivery(of seq: Int, on channel: String, to client: We
 
 /// A node with a given flush window, a backend for it and the clients a test opens; `run` stops them all.
 private final class WindowedNode: Sendable {
-    let node: TestNode
+    let node: InProcessNode
     let backend: MessagesSourceClient
     private let clients = Mutex<[WebSocketClient]>([])
 
-    private init(node: TestNode) {
+    private init(node: InProcessNode) {
         self.node = node
         self.backend = MessagesSourceClient(host: "127.0.0.1", port: node.ports.messagesSource, requestTimeout: .seconds(10))
     }
@@ -244,7 +245,7 @@ private final class WindowedNode: Sendable {
         maxQueueBytes: Int? = nil,
         _ body: (WindowedNode) async throws -> Void
     ) async throws {
-        let node = try await TestNode.start {
+        let node = try await InProcessNode.start {
             $0.webSocket.flushDelay = flushDelay
             $0.eventLoopThreads = threads
             if let maxQueueBytes { $0.webSocket.maxQueueBytes = maxQueueBytes }

@@ -124,7 +124,7 @@ import Testing
         let ok = JSONRPCResponse.result(.object(["emitted": .int(2), "nodes": .int(1)]), id: Array("3".utf8))
         #expect(String(decoding: ok, as: UTF8.self) == #"{"jsonrpc":"2.0","result":{"emitted":2,"nodes":1},"id":3}"#)
         let err = JSONRPCResponse.error(.notSubscriber("a\"b"), id: nil)
-        let value = try JSONValue.parse(err)
+        let value = try JSONValue(parsing: err)
         #expect(value["error"]?["code"] == .int(-32000))
         #expect(value["id"] == .null)
         #expect(value["error"]?["message"]?.stringValue?.contains("a\"b") == true)
@@ -132,9 +132,29 @@ import Testing
 
     @Test func jsonValueRoundTrips() throws {
         let text = #"{"a":[1,2.5e3,-0.1,true,false,null],"b":"x\ny\u0001\ud83d\ude00"}"#
-        let value = try JSONValue.parse(text)
-        let again = try JSONValue.parse(value.jsonText)
+        let value = try JSONValue(parsing: text)
+        let again = try JSONValue(parsing: value.serialized())
         #expect(value == again)
         #expect(value["b"]?.stringValue == "x\ny\u{1}😀")
+    }
+
+    /// The one JSON parser (RocketWSProtocol) accepts exactly what the node's validating scanner accepts, at the
+    /// edges too: unpaired surrogates and bytes that are not UTF-8 (both become U+FFFD), the nesting limit,
+    /// a number too large for a Double (written back as 1e999, which parses to the same value).
+    @Test(arguments: [
+        Array(#"{"a":"\ud800"}"#.utf8), Array(#"["\udc00x","\ud83d\ude00"]"#.utf8), [0x22, 0xFF, 0xFE, 0x22],
+        Array((String(repeating: "[", count: 256) + String(repeating: "]", count: 256)).utf8),
+        Array((String(repeating: "[", count: 257) + String(repeating: "]", count: 257)).utf8),
+        Array("[1e400,-1e400]".utf8), Array(#"["\u12G4"]"#.utf8),
+    ])
+    func parserAndScannerAgree(bytes: [UInt8]) throws {
+        let parsed = try? JSONValue(parsing: bytes)
+        #expect((parsed != nil) == bytes.withUnsafeBytes { FuzzEntryPoints.isJSON($0) })
+        if let parsed { #expect(try JSONValue(parsing: parsed.serialized()) == parsed) }
+    }
+
+    @Test func unpairedSurrogatesBecomeTheReplacementCharacter() throws {
+        #expect(try JSONValue(parsing: #""a\ud800b""#) == "a\u{FFFD}b")
+        #expect(try JSONValue(parsing: #""\ud83d\ude00""#) == "😀")
     }
 }

@@ -19,7 +19,7 @@ import Testing
         let (first, text) = decode(frame)
         #expect(first == 0x81)
         #expect(text == #"{"__type":"message","__ts":1700000000,"__channel":"chat","message": "hola!"}"#)
-        let value = try JSONValue.parse(text)
+        let value = try JSONValue(parsing: text)
         #expect(value["__channel"] == .string("chat"))
     }
 
@@ -47,13 +47,13 @@ import Testing
 
     @Test func channelNamesAreEscaped() throws {
         let (_, text) = decode(PushFrame.make(data: ByteBuffer(string: "{}"), kind: .message, timestamp: 1, channel: "a\"b\\c", allocator: .init()))
-        #expect(try JSONValue.parse(text)["__channel"] == .string("a\"b\\c"))
+        #expect(try JSONValue(parsing: text)["__channel"] == .string("a\"b\\c"))
     }
 
     @Test(arguments: [10, 200, 70_000])
     func lengthEncodings(size: Int) throws {
         let data = "{\"p\":\"" + String(repeating: "x", count: size) + "\"}"
         let (_, text) = decode(PushFrame.make(data: ByteBuffer(string: data), kind: .message, timestamp: 1, channel: "c", allocator: .init()))
-        #expect(try JSONValue.parse(text)["p"]?.stringValue?.count == size)
+        #expect(try JSONValue(parsing: text)["p"]?.stringValue?.count == size)
     }
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 @testable import NodeServer
@@ -7,7 +8,7 @@ import Testing
 /// A real node on loopback ports, driven by the real WebSocket and HTTP clients: every method of the contract.
 @Suite(.serialized) struct SingleNodeTests {
     @Test func webSocketMethodsAnswerAsTheContractSays() async throws {
-        let node = try await TestNode.start()
+        let node = try await InProcessNode.start()
         let ws = try await node.client()
         #expect(try await ws.call(method: "subscribe", params: ["channel": "chat"]) == "subscribed")
         #expect(try await ws.call(method: "heartbeat") == ["heartbeat": "ok"])
@@ -24,7 +25,7 @@ import Testing
     }
 
     @Test func emitIsDeliveredWithMetaKeys() async throws {
-        let node = try await TestNode.start()
+        let node = try await InProcessNode.start()
         let a = try await node.client()
         let b = try await node.client()
         try await a.subscribe("chat")
@@ -47,7 +48,7 @@ import Testing
     }
 
     @Test func sendDataSkipsTheSenderAndRefusesNonSubscribers() async throws {
-        let node = try await TestNode.start()
+        let node = try await InProcessNode.start()
         let sender = try await node.client()
         let other = try await node.client()
         let outsider = try await node.client()
@@ -70,7 +71,7 @@ import Testing
     }
 
     @Test func notifyAllReachesEveryClient() async throws {
-        let node = try await TestNode.start()
+        let node = try await InProcessNode.start()
         let subscribed = try await node.client()
         let idle = try await node.client()
         try await subscribed.subscribe("x")
@@ -87,7 +88,7 @@ import Testing
     }
 
     @Test func backendViewsAndNotificationsAndBatches() async throws {
-        let node = try await TestNode.start()
+        let node = try await InProcessNode.start()
         let a = try await node.client()
         let b = try await node.client()
         try await a.subscribe("news")
@@ -133,7 +134,7 @@ import Testing
     }
 
     @Test func badInputGetsClearErrorsAndTheNodeKeepsServing() async throws {
-        let node = try await TestNode.start { $0.messagesSource.maxBodyBytes = 4096; $0.webSocket.maxMessageBytes = 4096 }
+        let node = try await InProcessNode.start { $0.messagesSource.maxBodyBytes = 4096; $0.webSocket.maxMessageBytes = 4096 }
         let backend = node.backend()
         let cases: [(String, Int)] = [
             ("{not json", -32700),
@@ -171,7 +172,7 @@ import Testing
     }
 
     @Test func apiKeyIsRequiredWhenSet() async throws {
-        let node = try await TestNode.start { $0.messagesSource.apiKey = "s3cret" }
+        let node = try await InProcessNode.start { $0.messagesSource.apiKey = "s3cret" }
         let response = try await node.backend().postRaw(body: #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
         #expect(response.status == 401)
         #expect(try await node.backend(apiKey: "wrong").get(path: "/metrics").status == 401)
@@ -184,7 +185,7 @@ import Testing
     }
 
     @Test func metricsCountTraffic() async throws {
-        let node = try await TestNode.start { $0.webSocket.flushDelay = .milliseconds(20) }
+        let node = try await InProcessNode.start { $0.webSocket.flushDelay = .milliseconds(20) }
         let ws = try await node.client()
         try await ws.subscribe("m")
         _ = try await node.backend().call(method: "emit", params: ["channel": "m", "data": ["a": 1]])

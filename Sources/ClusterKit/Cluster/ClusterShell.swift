@@ -13,7 +13,8 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
     public let settings: ClusterSettings
     /// The loop that owns the cluster instance and the promises of its requests.
     public let loop: any EventLoop
-    let mesh: PeerMesh
+    /// The peer mesh the shell sends over; a service of its own (it drains after the shell has left).
+    public let mesh: PeerMesh
     private let logger: Logger
     private let allocator = ByteBufferAllocator()
     private let startedAt = ContinuousClock.now
@@ -33,6 +34,8 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
     private let malformedFrames: Counter
     /// Members as other threads see them (status queries), as the instance last published them.
     private let snapshot = Mutex<[MemberView]>([])
+    /// The bound peer port once ``start()`` ran.
+    private let boundPort = Mutex<Int?>(nil)
 
     /// `metrics` receives the cluster's and the mesh's counters (the node passes its Prometheus registry's).
     public init(settings: ClusterSettings, group: any EventLoopGroup, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) {
@@ -60,16 +63,19 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
     // MARK: Lifecycle
 
     /// Binds the peer listener, starts the protocol timer and dials the seeds; returns the bound peer port.
+    /// Once: a later call returns the same port.
     public func start() async throws -> Int {
+        if let port = boundPort.withLock({ $0 }) { return port }
         mesh.setDelegate(self)
         let port = try await mesh.start()
         try await loop.submit { [self] in execute(instance.start(seeds: settings.seeds, now: now)) }.get()
+        boundPort.withLock { $0 = port }
         return port
     }
 
-    /// Leaves gracefully: tells every peer this node is `left`, lets that gossip go out, answers what still
-    /// waits, then drains the mesh.
-    public func shutdown() async {
+    /// Leaves gracefully: tells every peer this node is `left`, lets that gossip go out and answers what still
+    /// waits. The mesh stays up (its own service drains it later, so forwards in flight still finish).
+    public func leave() async {
         let linger = settings.membership.probeInterval * 2
         try? await loop.submit { [self] in execute(instance.leave(now: now)) }.get()
         try? await Task.sleep(for: linger)
@@ -78,7 +84,6 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
             tick = nil
             execute(instance.stop())
         }.get()
-        await mesh.shutdown()
     }
 
     // MARK: Views (any thread)

@@ -1,5 +1,6 @@
 import CNghttp2
 import NIOCore
+import RocketWSProtocol
 
 // MARK: Inbound HTTP/2 events: handshake, health, mesh frames, PING.
 extension PeerConnectionHandler {
@@ -17,7 +18,7 @@ extension PeerConnectionHandler {
         let method = fields[":method"] ?? ""
         if path == PeerHandshake.healthPath && (method == "GET" || method == "HEAD") {
             var body = ByteBuffer()
-            body.writeString(#"{"status":"ok","node":"\#(jsonEscaped(mesh.identity.name))"}"#)
+            body.writeString(#"{"status":"ok","node":"\#(JSONString.escaped(mesh.identity.name))"}"#)
             respond(streamID: streamID, status: 200, body: method == "HEAD" ? ByteBuffer() : body, session: session)
             return
         }
@@ -230,19 +231,6 @@ extension PeerConnectionHandler {
         }
         pump()
     }
-}
-
-private func jsonEscaped(_ s: String) -> String {
-    var out = ""
-    for c in s.unicodeScalars {
-        switch c {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case _ where c.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(c.value, radix: 16).count) + String(c.value, radix: 16)
-        default: out.unicodeScalars.append(c)
-        }
-    }
-    return out
 }
 
 extension PeerHandshake {

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import RocketWSProtocol
 
 #if canImport(Glibc)
 import Glibc
@@ -39,20 +40,10 @@ extension PeerMesh {
         return .nanoseconds(Int64(capped * Double.random(in: 0.5...1.0)))
     }
 
+    /// A peer address to dial (`HOST:PORT`, `:PORT` on this machine, `[IPv6]:PORT`); nil when it is not one.
     static func parse(address: String) -> (host: String, port: Int)? {
-        var host: Substring
-        let portPart: Substring
-        if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
-            host = address[address.index(after: address.startIndex)..<close]
-            portPart = address[address.index(after: close)...].dropFirst()
-        } else {
-            guard let colon = address.lastIndex(of: ":") else { return nil }
-            host = address[..<colon]
-            portPart = address[address.index(after: colon)...]
-        }
-        if host.isEmpty { host = "127.0.0.1" }
-        guard let port = Int(portPart), (1...65535).contains(port) else { return nil }
-        return (String(host), port)
+        guard let parsed = try? HostPort(parsing: address, defaultHost: "127.0.0.1") else { return nil }
+        return (parsed.host, parsed.port)
     }
 
     static func isIPAddress(_ host: String) -> Bool {

@@ -1,9 +1,11 @@
 import ClusterKit
 import NIOCore
+import ServiceLifecycle
 
-/// What the serving side needs from the cluster. A single node uses `SoloCluster`; a clustered node the
-/// ClusterKit-backed `MeshCluster`. Futures complete on the loop they were asked on.
-public protocol ClusterLink: AnyObject, Sendable {
+/// What the serving side needs from the cluster. A single node uses `SoloCluster`; a clustered node
+/// ClusterKit's `ClusterShell`. Futures complete on the loop they were asked on. As a service of the node it
+/// joins at start and leaves at graceful shutdown.
+public protocol ClusterLink: Service, AnyObject, Sendable {
     /// This node's name.
     var localName: String { get }
 
@@ -43,10 +45,16 @@ public protocol ClusterLink: AnyObject, Sendable {
     /// This node's incarnation.
     var localIncarnation: UInt64 { get }
 
-    /// Starts membership and the mesh; returns the bound peer port (nil without a peer listener).
+    /// Starts membership and the mesh (once); returns the bound peer port (nil without a peer listener).
     func start() async throws -> Int?
-    /// Leaves the cluster gracefully and stops.
-    func shutdown() async
+    /// Tells the peers this node leaves and stops the membership protocol; the mesh stays up.
+    func leave() async
+    /// The peer mesh as a service of the node (it drains the forwards in flight when it stops); nil without one.
+    var meshService: (any Service)? { get }
+    /// Where forwarded messages and stats requests from peers go (the node's API).
+    func setDelegate(_ delegate: any ClusterDeliveryDelegate)
+    /// Per-peer link figures (queue depth, drops, frames, round-trip time) for `/metrics`.
+    func linkStats() -> [PeerLinkStats]
     /// Reads the peer mesh's TLS files again (SIGHUP): new connections use them; false when they cannot be
     /// used (the old ones stay) or the mesh has no TLS.
     func reloadPeerTLS() -> Bool

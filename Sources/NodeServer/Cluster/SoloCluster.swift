@@ -1,5 +1,6 @@
 import ClusterKit
 import NIOCore
+import ServiceLifecycle
 
 /// The cluster of one: a node started without peers, or in tests of the serving side alone.
 public final class SoloCluster: ClusterLink {
@@ -35,6 +36,14 @@ public final class SoloCluster: ClusterLink {
     public func remoteStats(on loop: any EventLoop) -> EventLoopFuture<[LocalStats]> { loop.makeSucceededFuture([]) }
     public func remoteMembers() -> [MemberView] { [] }
     public func start() async throws -> Int? { nil }
-    public func shutdown() async {}
+    public func leave() async {}
+    public var meshService: (any Service)? { nil }
+    public func setDelegate(_ delegate: any ClusterDeliveryDelegate) {}
+    public func linkStats() -> [PeerLinkStats] { [] }
     public func reloadPeerTLS() -> Bool { false }
+
+    /// Nothing to join or leave: waits for the node's graceful shutdown.
+    public func run() async throws {
+        try? await gracefulShutdown()
+    }
 }

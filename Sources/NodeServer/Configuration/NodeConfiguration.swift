@@ -38,3 +38,22 @@ public struct NodeConfiguration: Sendable {
 
     public init() {}
 }
+
+extension NodeConfiguration {
+    /// The cluster layer's settings for this configuration (seeds, the peer listener, secret, queue bound,
+    /// TLS), with the node's identity: a peer frame always has room for the largest message a client may send.
+    public func clusterSettings(nodeName: String, advertisedAddress: String, incarnation: UInt64) -> ClusterSettings {
+        var settings = ClusterSettings(nodeName: nodeName, advertisedAddress: advertisedAddress, incarnation: incarnation)
+        settings.seeds = join
+        settings.mesh.listenHost = peerAddress.host
+        settings.mesh.listenPort = peerAddress.port
+        settings.mesh.clusterSecret = clusterSecret
+        settings.mesh.maxQueueBytes = peerQueueBytes
+        settings.mesh.tls = peerTLS
+        settings.mesh.maxFrameBytes = max(settings.mesh.maxFrameBytes, webSocket.maxMessageBytes + 1024)
+        settings.history = history
+        // A node started alone serves history alone; one started with seeds waits for a backup.
+        settings.history.soloAllowed = join.isEmpty
+        return settings
+    }
+}

@@ -11,12 +11,12 @@ public enum FuzzEntryPoints {
     /// Also: the validating scanner and the tree builder agree on what is JSON, and a tree written back
     /// parses to the same tree.
     public static func _jsonRPC(_ input: UnsafeRawBufferPointer) {
-        let tree = try? JSONValue.parse(input)
+        let tree = try? JSONValue(parsing: input)
         precondition((tree != nil) == isJSON(input), "the scanner and the parser disagree on the input")
         if let tree {
             var text: [UInt8] = []
             tree.write(into: &text)
-            precondition((try? JSONValue.parse(text)) == tree, "a parsed value written back parses differently")
+            precondition((try? JSONValue(parsing: text)) == tree, "a parsed value written back parses differently")
         }
         var buffer = ByteBufferAllocator().buffer(capacity: input.count)
         buffer.writeBytes(input)
@@ -56,15 +56,15 @@ public enum FuzzEntryPoints {
         switch request.dataParam() {
         case .success(let data):
             let frame = PushFrame.make(data: data, kind: .broadcast, timestamp: 1_700_000_000, channel: nil, allocator: ByteBufferAllocator())
-            checkPush(frame, data: data, meta: ["__type": .string("broadcast"), "__ts": .number("1700000000")])
-            precondition(try! JSONValue.parse(data.readableBytesView) == request.paramsValue()?["data"], "data is not the params' data member")
+            checkPush(frame, data: data, meta: ["__type": .string("broadcast"), "__ts": .int(1_700_000_000)])
+            precondition(try! JSONValue(parsing: data.readableBytesView) == request.paramsValue()?["data"], "data is not the params' data member")
         case .failure(let error):
             answers.append(JSONRPCResponse.error(error, id: id))
         }
         switch request.channelAndData() {
         case .success(let found):
             let frame = PushFrame.make(data: found.data, kind: .message, timestamp: -1, channel: found.channel, allocator: ByteBufferAllocator())
-            checkPush(frame, data: found.data, meta: ["__type": .string("message"), "__ts": .number("-1"), "__channel": .string(found.channel)])
+            checkPush(frame, data: found.data, meta: ["__type": .string("message"), "__ts": .int(-1), "__channel": .string(found.channel)])
             precondition(.string(found.channel) == request.paramsValue()?["channel"], "channel is not the params' channel member")
         case .failure(let error):
             answers.append(JSONRPCResponse.error(error, id: id))
@@ -81,9 +81,9 @@ public enum FuzzEntryPoints {
         precondition(payload.opcode == 0x1, "push frame is not a text frame")
         let bytes = Array(payload.payload.readableBytesView)
         checkJSON(bytes, "push payload")
-        guard case .object(var members) = try! JSONValue.parse(data.readableBytesView) else { preconditionFailure("data is not an object") }
+        guard case .object(var members) = try! JSONValue(parsing: data.readableBytesView) else { preconditionFailure("data is not an object") }
         members.merge(meta) { _, new in new }
-        precondition(try! JSONValue.parse(bytes) == .object(members), "push payload is not data plus the meta members")
+        precondition(try! JSONValue(parsing: bytes) == .object(members), "push payload is not data plus the meta members")
     }
 
     /// Traps unless `bytes` is one complete JSON text.

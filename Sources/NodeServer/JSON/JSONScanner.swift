@@ -1,18 +1,12 @@
-/// Why a byte sequence is not JSON, with the offset where scanning stopped.
-public struct JSONSyntaxError: Error, Equatable, CustomStringConvertible {
-    /// Byte offset of the problem.
-    public var offset: Int
-    public var description: String { "invalid JSON at byte \(offset)" }
-}
-
 /// The kind of a JSON value, known from its first byte.
 enum JSONKind: Equatable {
     case object, array, string, number, bool, null
 }
 
-/// A validating JSON scanner over raw bytes (RFC 8259). It can build a `JSONValue` tree, or skip a value and
-/// report its byte range without building anything: the message path uses ranges, so an emitted `data`
-/// object travels as the bytes it arrived as.
+/// A validating JSON scanner over raw bytes (RFC 8259). It skips a value and reports its byte range without
+/// building anything: the message path uses ranges, so an emitted `data` object travels as the bytes it
+/// arrived as. A tree, where one is needed off the message path, is `JSONValue(parsing:)` of a range; that
+/// parser accepts exactly what this scanner accepts.
 struct JSONScanner {
     /// Deepest nesting accepted; deeper input is a syntax error rather than a stack overflow.
     static let maxDepth = 256
@@ -27,7 +21,7 @@ struct JSONScanner {
 
     var isAtEnd: Bool { index >= bytes.count }
 
-    @inline(__always) private func fail() -> JSONSyntaxError { JSONSyntaxError(offset: index) }
+    @inline(__always) private func fail() -> JSONParseError { JSONParseError(offset: index, reason: "not valid JSON") }
 
     @inline(__always) mutating func skipWhitespace() {
         while index < bytes.count {
@@ -45,7 +39,7 @@ struct JSONScanner {
     }
 
     /// Consumes `byte` (after whitespace) or fails.
-    mutating func expect(_ byte: UInt8) throws(JSONSyntaxError) {
+    mutating func expect(_ byte: UInt8) throws(JSONParseError) {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == byte else { throw fail() }
         index += 1
@@ -62,7 +56,7 @@ struct JSONScanner {
     }
 
     /// Fails unless only whitespace remains.
-    mutating func expectEnd() throws(JSONSyntaxError) {
+    mutating func expectEnd() throws(JSONParseError) {
         skipWhitespace()
         guard index == bytes.count else { throw fail() }
     }
@@ -70,7 +64,7 @@ struct JSONScanner {
     // MARK: Skipping (validation without building values)
 
     /// Validates the next value and returns its kind and byte range (whitespace excluded).
-    mutating func skipValue(depth: Int = 0) throws(JSONSyntaxError) -> (kind: JSONKind, range: Range<Int>) {
+    mutating func skipValue(depth: Int = 0) throws(JSONParseError) -> (kind: JSONKind, range: Range<Int>) {
         skipWhitespace()
         guard index < bytes.count else { throw fail() }
         let start = index
@@ -118,7 +112,7 @@ struct JSONScanner {
         return (kind, start..<index)
     }
 
-    private mutating func literal(_ word: StaticString) throws(JSONSyntaxError) {
+    private mutating func literal(_ word: StaticString) throws(JSONParseError) {
         let count = word.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw fail() }
         let p = word.utf8Start
@@ -126,7 +120,7 @@ struct JSONScanner {
         index += count
     }
 
-    private mutating func skipNumber() throws(JSONSyntaxError) {
+    private mutating func skipNumber() throws(JSONParseError) {
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count else { throw fail() }
         if bytes[index] == UInt8(ascii: "0") {
@@ -153,7 +147,7 @@ struct JSONScanner {
 
     /// Skips a string at the current position; returns whether it held escapes.
     @discardableResult
-    private mutating func skipString() throws(JSONSyntaxError) -> Bool {
+    private mutating func skipString() throws(JSONParseError) -> Bool {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail() }
         index += 1
         var escaped = false
@@ -198,133 +192,20 @@ struct JSONScanner {
     // MARK: Decoding
 
     /// Reads a string value at the current position (after whitespace), decoding escapes.
-    mutating func readString() throws(JSONSyntaxError) -> String {
+    mutating func readString() throws(JSONParseError) -> String {
         skipWhitespace()
         let start = index
         let escaped = try skipString()
         let body = UnsafeRawBufferPointer(rebasing: bytes[(start + 1)..<(index - 1)])
         if !escaped { return String(decoding: body, as: UTF8.self) }
-        return Self.unescape(body)
+        return JSONString.unescaped(body)
     }
 
-    /// Decodes the body of a string (between the quotes) that is known to be valid.
-    static func unescape(_ body: UnsafeRawBufferPointer) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(body.count)
-        var i = 0
-        func hex4(_ at: Int) -> UInt32 {
-            var v: UInt32 = 0
-            for k in 0..<4 {
-                let b = body[at + k]
-                let d: UInt32
-                switch b {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(b - UInt8(ascii: "0"))
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(b - UInt8(ascii: "a") + 10)
-                default: d = UInt32(b - UInt8(ascii: "A") + 10)
-                }
-                v = v << 4 | d
-            }
-            return v
-        }
-        func appendScalar(_ v: UInt32) {
-            let scalar = Unicode.Scalar(v) ?? "\u{FFFD}"
-            out.append(contentsOf: Array(String(Character(scalar)).utf8))
-        }
-        while i < body.count {
-            let b = body[i]
-            guard b == UInt8(ascii: "\\") else {
-                out.append(b)
-                i += 1
-                continue
-            }
-            let e = body[i + 1]
-            i += 2
-            switch e {
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var v = hex4(i)
-                i += 4
-                if v >= 0xD800, v < 0xDC00, i + 6 <= body.count, body[i] == UInt8(ascii: "\\"),
-                    body[i + 1] == UInt8(ascii: "u")
-                {
-                    let low = hex4(i + 2)
-                    if low >= 0xDC00, low < 0xE000 {
-                        v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
-                        i += 6
-                    }
-                }
-                appendScalar(v)
-            default: out.append(e)
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Parses the next value into a tree.
-    mutating func parseValue(depth: Int = 0) throws(JSONSyntaxError) -> JSONValue {
-        guard let first = peek() else { throw fail() }
-        switch first {
-        case UInt8(ascii: "{"):
-            guard depth < Self.maxDepth else { throw fail() }
-            index += 1
-            var members: [String: JSONValue] = [:]
-            if !consume(UInt8(ascii: "}")) {
-                repeat {
-                    let key = try readString()
-                    try expect(UInt8(ascii: ":"))
-                    members[key] = try parseValue(depth: depth + 1)
-                } while consume(UInt8(ascii: ","))
-                try expect(UInt8(ascii: "}"))
-            }
-            return .object(members)
-        case UInt8(ascii: "["):
-            guard depth < Self.maxDepth else { throw fail() }
-            index += 1
-            var items: [JSONValue] = []
-            if !consume(UInt8(ascii: "]")) {
-                repeat {
-                    items.append(try parseValue(depth: depth + 1))
-                } while consume(UInt8(ascii: ","))
-                try expect(UInt8(ascii: "]"))
-            }
-            return .array(items)
-        case UInt8(ascii: "\""):
-            return .string(try readString())
-        default:
-            let (kind, range) = try skipValue(depth: depth)
-            switch kind {
-            case .bool: return .bool(bytes[range.lowerBound] == UInt8(ascii: "t"))
-            case .null: return .null
-            default: return .number(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self))
-            }
-        }
-    }
-}
-
-extension JSONValue {
-    /// Parses a complete JSON text.
-    public static func parse(_ bytes: some Collection<UInt8>) throws(JSONSyntaxError) -> JSONValue {
-        let array = Array(bytes)
-        do {
-            return try array.withUnsafeBytes { raw in
-                var scanner = JSONScanner(raw)
-                let value = try scanner.parseValue()
-                try scanner.expectEnd()
-                return value
-            }
-        } catch let error as JSONSyntaxError {
-            throw error
-        } catch {
-            throw JSONSyntaxError(offset: 0)
-        }
-    }
-
-    /// Parses a complete JSON text.
-    public static func parse(_ text: String) throws(JSONSyntaxError) -> JSONValue {
-        try parse(Array(text.utf8))
+    /// Reads the next value of a member whose only valid kind is a string (`jsonrpc`, `method`, `channel`):
+    /// a string decoded, any other value validated, skipped and given as `.null`.
+    mutating func stringMember() throws(JSONParseError) -> JSONValue {
+        if peek() == UInt8(ascii: "\"") { return .string(try readString()) }
+        _ = try skipValue()
+        return .null
     }
 }

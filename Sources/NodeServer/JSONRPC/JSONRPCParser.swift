@@ -65,8 +65,8 @@ public enum JSONRPCParser {
                     let key = try scanner.readString()
                     try scanner.expect(UInt8(ascii: ":"))
                     switch key {
-                    case "jsonrpc": version = try scanner.parseValue()
-                    case "method": method = try scanner.parseValue()
+                    case "jsonrpc": version = try scanner.stringMember()
+                    case "method": method = try scanner.stringMember()
                     case "id": id = try scanner.skipValue()
                     case "params": params = try scanner.skipValue()
                     default: _ = try scanner.skipValue()

@@ -32,8 +32,7 @@ extension JSONRPCRequest {
     public func paramsValue() -> JSONValue? {
         guard let params else { return nil }
         return source.withUnsafeReadableBytes { raw -> JSONValue? in
-            var scanner = JSONScanner(UnsafeRawBufferPointer(rebasing: raw[params.range]))
-            return try? scanner.parseValue()
+            try? JSONValue(parsing: UnsafeRawBufferPointer(rebasing: raw[params.range]))
         }
     }
 
@@ -91,7 +90,7 @@ extension JSONRPCRequest {
                         let key = try scanner.readString()
                         try scanner.expect(UInt8(ascii: ":"))
                         switch key {
-                        case "channel": channel = try scanner.parseValue()
+                        case "channel": channel = try scanner.stringMember()
                         case "data": data = try scanner.skipValue()
                         default: _ = try scanner.skipValue()
                         }

@@ -23,7 +23,7 @@ public enum JSONRPCResponse {
         bytes.append(contentsOf: #"{"jsonrpc":"2.0","error":{"code":"#.utf8)
         bytes.append(contentsOf: String(error.code).utf8)
         bytes.append(contentsOf: #","message":"#.utf8)
-        JSONEscaping.appendQuoted(error.message, to: &bytes)
+        JSONString.appendQuoted(error.message, to: &bytes)
         bytes.append(contentsOf: #"},"id":"#.utf8)
         bytes.append(contentsOf: id ?? nullID)
         bytes.append(UInt8(ascii: "}"))

@@ -25,18 +25,22 @@ public struct HTTPMessagesSourceSettings: Sendable {
 public final class HTTPMessagesSource: MessagesSource {
     public let name = "http"
     private let settings: HTTPMessagesSourceSettings
+    private let api: any BackendAPI
     private let group: any EventLoopGroup
     private let logger: Logger
     private let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
 
-    public init(settings: HTTPMessagesSourceSettings, group: any EventLoopGroup, logger: Logger) {
+    public init(settings: HTTPMessagesSourceSettings, api: any BackendAPI, group: any EventLoopGroup, logger: Logger) {
         self.settings = settings
+        self.api = api
         self.group = group
         self.logger = logger
     }
 
-    public func start(api: any BackendAPI) async throws -> Int {
+    public func start() async throws -> Int {
+        if let bound = serverChannel.withLockedValue({ $0 }) { return bound.localAddress?.port ?? settings.port }
         let settings = self.settings
+        let api = self.api
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -266,7 +270,7 @@ final class MessagesSourceHandler: ChannelDuplexHandler {
     private func reject(context: ChannelHandlerContext, status: HTTPResponseStatus, message: String) {
         rejected = true
         var json: [UInt8] = Array(#"{"error":"#.utf8)
-        JSONEscaping.appendQuoted(message, to: &json)
+        JSONString.appendQuoted(message, to: &json)
         json.append(UInt8(ascii: "}"))
         let head = self.head ?? HTTPRequestHead(version: .http1_1, method: .POST, uri: "/")
         respond(received - 1, context: context, head: head, status: status, contentType: "application/json", body: json, close: true)

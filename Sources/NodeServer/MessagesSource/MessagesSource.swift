@@ -28,20 +28,22 @@ extension BackendAPI {
 }
 
 /// A way for backends to reach the node, as in the original RocketWS ("can support multiple message
-/// sources, default is HTTP"). A source is a service the node starts with its `BackendAPI`; adding one (a
-/// queue consumer, a Unix socket) needs no change to the node.
+/// sources, default is HTTP"). A source is made with the node's `BackendAPI` and runs as one of the node's
+/// services; adding one (a queue consumer, a Unix socket) needs no change to the node (`Node`'s `extraSources`).
 public protocol MessagesSource: Service {
     /// A short name for logs ("http").
     var name: String { get }
-    /// Starts accepting; returns a description of where (e.g. the bound port) once it does.
-    func start(api: any BackendAPI) async throws -> Int
+    /// Starts accepting (once: a later call returns the same); returns where (the bound port; 0 for none).
+    func start() async throws -> Int
     /// Stops accepting and closes its connections.
     func stop() async
 }
 
 extension MessagesSource {
-    /// Sources are started and stopped by the node; as a standalone service they wait for shutdown.
+    /// Under the node's ServiceGroup: starts (unless the node already did, to learn the port), serves until
+    /// the graceful shutdown reaches this source, then stops it.
     public func run() async throws {
+        _ = try await start()
         try? await gracefulShutdown()
         await stop()
     }

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -16,9 +17,10 @@ public struct BoundPorts: Sendable, Equatable {
     public var peer: Int?
 }
 
-/// One RocketWS node: the WebSocket server, the message sources and the cluster link, started and stopped as
-/// one service. On graceful shutdown it leaves the cluster, closes its clients with 1001 and exits.
-public final class Node: Service {
+/// One RocketWS node: the WebSocket server, the message sources and the cluster link, each a `Service` under
+/// the node's one `ServiceGroup` (see ``services`` for the shutdown order). On graceful shutdown it leaves the
+/// cluster, closes its clients with 1001, finishes the forwards in flight and frees its threads.
+public final class Node: Sendable {
     public let configuration: NodeConfiguration
     public let metrics = NodeMetrics()
     public let name: String
@@ -32,15 +34,23 @@ public final class Node: Service {
     private let hub: LocalHub
     private let cluster: any ClusterLink
     private let api: NodeAPI
+    private let sweeps: LivenessSweeps
     private let webSocketServer: WebSocketServer
     private let sources: [any MessagesSource]
     /// Sources that consume a queue: started last and stopped first (before the node leaves the cluster, so
     /// the messages in hand are still answered cluster-wide and acknowledged).
     private let queueSources: [any MessagesSource]
-    private let stopped = NIOLockedValueBox(false)
+    private let serviceGroup: ServiceGroup
+    /// The task running `serviceGroup`, from `start()` on.
+    private let running = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
-    /// A node with the default HTTP message source. `cluster` overrides the cluster link (tests).
-    public init(configuration: NodeConfiguration, logger: Logger, cluster: (any ClusterLink)? = nil, extraSources: [any MessagesSource] = []) {
+    /// A node with the default HTTP message source (and the AMQP one when configured). `cluster` overrides the
+    /// cluster link (tests); `extraSources` makes more message sources with the node's API; any of
+    /// `gracefulShutdownSignals` starts the graceful shutdown.
+    public init(
+        configuration: NodeConfiguration, logger: Logger, cluster: (any ClusterLink)? = nil,
+        extraSources: (any BackendAPI) -> [any MessagesSource] = { _ in [] }, gracefulShutdownSignals: [UnixSignal] = []
+    ) {
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
@@ -57,34 +67,32 @@ public final class Node: Service {
         if let cluster {
             link = cluster
         } else if configuration.clustered {
-            var settings = ClusterSettings(nodeName: name, advertisedAddress: advertised, incarnation: incarnation)
-            settings.seeds = configuration.join
-            settings.mesh.listenHost = configuration.peerAddress.host
-            settings.mesh.listenPort = configuration.peerAddress.port
-            settings.mesh.clusterSecret = configuration.clusterSecret
-            settings.mesh.maxQueueBytes = configuration.peerQueueBytes
-            settings.mesh.tls = configuration.peerTLS
-            settings.mesh.maxFrameBytes = max(settings.mesh.maxFrameBytes, configuration.webSocket.maxMessageBytes + 1024)
-            settings.history = configuration.history
-            settings.history.soloAllowed = configuration.join.isEmpty
+            let settings = configuration.clusterSettings(nodeName: name, advertisedAddress: advertised, incarnation: incarnation)
             link = ClusterShell(settings: settings, group: clusterGroup, logger: logger, metrics: metrics.factory)
         } else {
             link = SoloCluster(name: name, incarnation: incarnation)
         }
         self.cluster = link
         self.api = NodeAPI(hub: hub, cluster: link, metrics: metrics, settings: configuration.webSocket, advertisedAddress: advertised)
-        (link as? ClusterShell)?.setDelegate(api)
-        self.webSocketServer = WebSocketServer(settings: configuration.webSocket, hub: hub, api: api, logger: logger)
-        var sources: [any MessagesSource] = [HTTPMessagesSource(settings: configuration.messagesSource, group: clusterGroup, logger: logger)]
-        sources.append(contentsOf: extraSources)
+        link.setDelegate(api)
+        self.sweeps = LivenessSweeps(group: group, settings: configuration.webSocket.liveness)
+        self.webSocketServer = WebSocketServer(
+            settings: configuration.webSocket, address: configuration.webSocketAddress, group: group, hub: hub, api: api, sweeps: sweeps,
+            logger: logger)
+        var sources: [any MessagesSource] = [HTTPMessagesSource(settings: configuration.messagesSource, api: api, group: clusterGroup, logger: logger)]
+        sources.append(contentsOf: extraSources(api))
         self.sources = sources
         if let amqp = configuration.amqp {
             self.queueSources = [AMQPMessagesSource(
-                settings: amqp, nodeName: name, maxBodyBytes: configuration.messagesSource.maxBodyBytes,
+                settings: amqp, nodeName: name, maxBodyBytes: configuration.messagesSource.maxBodyBytes, api: api,
                 loop: clusterGroup.next(), metrics: AMQPSourceMetrics(registry: metrics.registry), logger: logger)]
         } else {
             self.queueSources = []
         }
+        let services = Self.services(
+            mesh: link.meshService, sources: sources, sweeps: sweeps, webSocketServer: webSocketServer, cluster: link, queueSources: queueSources)
+        self.serviceGroup = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
     }
 
     /// Wall-clock milliseconds: a restarted process is always newer than the one before it.
@@ -113,25 +121,33 @@ public final class Node: Service {
     /// The node's API (for message sources added in-process).
     public var backendAPI: any BackendAPI { api }
 
-    /// Binds every listener and joins the cluster.
+    /// Binds every listener and joins the cluster (in this order, so that the ports are known when it returns),
+    /// then runs the services until the graceful shutdown (``stop()`` or a signal).
     public func start() async throws -> BoundPorts {
         lowerFanOutPriority()
         let peer = try await cluster.start()
-        let ws = try await webSocketServer.start(
-            host: configuration.webSocketAddress.host,
-            port: configuration.webSocketAddress.port,
-            group: group
-        )
+        sweeps.start()
+        let ws = try await webSocketServer.start()
         var ms = 0
         for (i, source) in sources.enumerated() {
-            let port = try await source.start(api: api)
+            let port = try await source.start()
             if i == 0 { ms = port }
         }
-        for source in queueSources { _ = try await source.start(api: api) }
+        for source in queueSources { _ = try await source.start() }
         logger.info(
             "node started",
             metadata: ["node/name": "\(name)", "node/ws": "\(ws)", "node/ms": "\(ms)", "node/peer": "\(peer.map(String.init) ?? "none")"]
         )
+        let task = Task { [self] in
+            do {
+                try await serviceGroup.run()
+            } catch {
+                logger.error("node services failed", metadata: ["node/error": "\(error)"])
+            }
+            await releaseThreads()
+            logger.info("node stopped", metadata: ["node/name": "\(name)"])
+        }
+        running.withLockedValue { $0 = task }
         return BoundPorts(webSocket: ws, messagesSource: ms, peer: peer)
     }
 
@@ -156,32 +172,33 @@ public final class Node: Service {
     @discardableResult
     public func reloadPeerTLS() -> Bool { cluster.reloadPeerTLS() }
 
-    /// Leaves the cluster, closes clients with 1001 (going away), stops listening and frees the threads.
+    /// Shuts the node down gracefully (the order of ``services``) and waits until it is done.
     public func stop() async {
-        guard stopped.withLockedValue({ let was = $0; $0 = true; return !was }) else { return }
+        guard let task = running.withLockedValue({ $0 }) else {
+            await releaseThreads()  // never started
+            return
+        }
         logger.info("node stopping", metadata: ["node/name": "\(name)"])
-        for source in queueSources { await source.stop() }
-        await webSocketServer.stopAccepting()
-        await cluster.shutdown()
-        try? await hub.flushAll().get()
-        try? await hub.forEachSession { $0.close(code: 1001, reason: "server shutting down", grace: .milliseconds(1500)) }.get()
-        for source in sources { await source.stop() }
-        try? await hub.waitForSessionsToClose(within: .seconds(2))
-        try? await group.shutdownGracefully()
-        try? await clusterGroup.shutdownGracefully()
+        await serviceGroup.triggerGracefulShutdown()
+        await task.value
     }
 
+    /// Starts the node and serves until its graceful shutdown has run through every service.
     public func run() async throws {
         _ = try await start()
-        try? await gracefulShutdown()
-        await stop()
+        await running.withLockedValue({ $0 })?.value
+    }
+
+    private func releaseThreads() async {
+        try? await group.shutdownGracefully()
+        try? await clusterGroup.shutdownGracefully()
     }
 }
 
 extension NodeAPI: BackendAPI {
     public func healthBody() -> [UInt8] {
         var bytes: [UInt8] = Array(#"{"status":"ok","node":"#.utf8)
-        JSONEscaping.appendQuoted(cluster.localName, to: &bytes)
+        JSONString.appendQuoted(cluster.localName, to: &bytes)
         bytes.append(contentsOf: #","connections":"#.utf8)
         bytes.append(contentsOf: String(hub.connectionCount).utf8)
         bytes.append(UInt8(ascii: "}"))
@@ -209,21 +226,19 @@ extension NodeAPI: BackendAPI {
         metrics.peersSuspect.set(Double(members.filter { $0.state == .suspect }.count))
         metrics.peersDead.set(Double(members.filter { $0.state == .dead }.count))
         metrics.peersLeft.set(Double(members.filter { $0.state == .left }.count))
-        if let shell = cluster as? ClusterShell {
-            for link in shell.linkStats() {
-                let labels = [("peer", link.peer.name)]
-                metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_queue", unitName: "bytes", helpText: "Bytes queued for a peer"), labels: labels)
-                    .set(Double(link.queuedBytes))
-                metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_dropped_frames", unitName: "", helpText: "Frames dropped because a peer's queue overflowed"), labels: labels)
-                    .set(Double(link.droppedFrames))
-                metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_sent_frames", unitName: "", helpText: "Frames queued for a peer on its current link"), labels: labels)
-                    .set(Double(link.sentFrames))
-                metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_received_frames", unitName: "", helpText: "Frames received from a peer on its current link"), labels: labels)
-                    .set(Double(link.receivedFrames))
-                if let rtt = link.rtt {
-                    metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_rtt", unitName: "seconds", helpText: "HTTP/2 PING round-trip time to a peer"), labels: labels)
-                        .set(Double(rtt.components.attoseconds) / 1e18 + Double(rtt.components.seconds))
-                }
+        for link in cluster.linkStats() {
+            let labels = [("peer", link.peer.name)]
+            metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_queue", unitName: "bytes", helpText: "Bytes queued for a peer"), labels: labels)
+                .set(Double(link.queuedBytes))
+            metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_dropped_frames", unitName: "", helpText: "Frames dropped because a peer's queue overflowed"), labels: labels)
+                .set(Double(link.droppedFrames))
+            metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_sent_frames", unitName: "", helpText: "Frames queued for a peer on its current link"), labels: labels)
+                .set(Double(link.sentFrames))
+            metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_received_frames", unitName: "", helpText: "Frames received from a peer on its current link"), labels: labels)
+                .set(Double(link.receivedFrames))
+            if let rtt = link.rtt {
+                metrics.registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "peer_rtt", unitName: "seconds", helpText: "HTTP/2 PING round-trip time to a peer"), labels: labels)
+                    .set(Double(rtt.components.attoseconds) / 1e18 + Double(rtt.components.seconds))
             }
         }
         return metrics.render()

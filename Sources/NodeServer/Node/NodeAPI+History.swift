@@ -73,7 +73,7 @@ extension NodeAPI {
                 if change.added, hub.unsubscribe(session, from: channel).deactivated { cluster.localChannelDeactivated(channel) }
                 return .failure(.notAccepted("no owner of channel '\(channel)' answered in time"))
             }
-            var result: [String: JSONValue] = ["subscribed": .bool(true), "epoch": .string(range.epoch), "offset": .number(String(range.top))]
+            var result: [String: JSONValue] = ["subscribed": .bool(true), "epoch": .string(range.epoch), "offset": .int(Int(clamping: range.top))]
             var replay: [ByteBuffer] = []
             if case .recover(let epoch, let offset) = ask {
                 let recovered = range.canRecover(epoch: epoch, after: offset)
@@ -107,9 +107,9 @@ extension NodeAPI {
         return cluster.historyRead(channel: channel, after: nil, limit: limit, unixTime: Self.unixSeconds(), on: loop).map { range -> Outcome in
             guard let range else { return .failure(.notAccepted("no owner of channel '\(channel)' answered in time")) }
             let messages: [JSONValue] = range.entries.map { entry in
-                .object(["offset": .number(String(entry.offset)), "ts": .int(entry.timestamp), "data": Self.jsonValue(entry.data)])
+                .object(["offset": .int(Int(clamping: entry.offset)), "ts": .int(entry.timestamp), "data": Self.jsonValue(entry.data)])
             }
-            return .success(.object(["epoch": .string(range.epoch), "offset": .number(String(range.top)), "messages": .array(messages)]))
+            return .success(.object(["epoch": .string(range.epoch), "offset": .int(Int(clamping: range.top)), "messages": .array(messages)]))
         }
     }
 
@@ -156,9 +156,6 @@ extension NodeAPI {
     }
 
     private static func jsonValue(_ data: ByteBuffer) -> JSONValue {
-        data.withUnsafeReadableBytes { raw in
-            var scanner = JSONScanner(raw)
-            return (try? scanner.parseValue()) ?? .object([:])
-        }
+        data.withUnsafeReadableBytes { raw in (try? JSONValue(parsing: raw)) ?? .object([:]) }
     }
 }

@@ -177,7 +177,7 @@ public final class NodeAPI: Sendable {
             case .success(let params):
                 if cluster.historyEnabled {
                     return publishWithHistory(params, excluding: nil, on: loop).map { result in
-                        result.map { .object(["emitted": .int($0.total), "nodes": .int($0.nodes), "epoch": .string($0.epoch), "offset": .number(String($0.offset))]) }
+                        result.map { .object(["emitted": .int($0.total), "nodes": .int($0.nodes), "epoch": .string($0.epoch), "offset": .int(Int(clamping: $0.offset))]) }
                     }
                 }
                 return publish(params, excluding: nil, awaitCounts: awaitCounts, on: loop)
@@ -354,7 +354,7 @@ public final class NodeAPI: Sendable {
             let memberValues: [JSONValue] = members.map { m in
                 .object([
                     "name": .string(m.name), "address": .string(m.address), "state": .string(m.state.description),
-                    "incarnation": .number(String(m.incarnation)), "connections": .int(m.connections),
+                    "incarnation": .int(Int(clamping: m.incarnation)), "connections": .int(m.connections),
                     "subscriptions": .int(m.subscriptions),
                 ])
             }

@@ -76,13 +76,23 @@ public enum PushFrame {
         frame.writeString(String(timestamp))
         if let channel {
             frame.writeStaticString(#","__channel":"#)
-            JSONEscaping.writeQuoted(channel, into: &frame)
+            if JSONString.needsNoEscaping(channel) {
+                frame.writeStaticString("\"")
+                frame.writeString(channel)
+                frame.writeStaticString("\"")
+            } else {
+                var quoted: [UInt8] = []
+                JSONString.appendQuoted(channel, to: &quoted)
+                frame.writeBytes(quoted)
+            }
         }
         if let position {
             frame.writeStaticString(#","__offset":"#)
             frame.writeString(String(position.offset))
             frame.writeStaticString(#","__epoch":"#)
-            JSONEscaping.writeQuoted(position.epoch, into: &frame)
+            var quoted: [UInt8] = []
+            JSONString.appendQuoted(position.epoch, to: &quoted)
+            frame.writeBytes(quoted)
         }
     }
 

@@ -4,29 +4,36 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import ServiceLifecycle
 
 /// The WebSocket listener for browser-like clients: HTTP/1.1 upgrade on path `/`, then a `WebSocketSession`.
-final class WebSocketServer: Sendable {
+/// A service of the node: at its graceful shutdown it stops accepting, writes out what was accepted and closes
+/// every client with 1001 (going away).
+final class WebSocketServer: Service, Sendable {
     private let settings: WebSocketSettings
+    private let address: HostPort
+    private let group: any EventLoopGroup
     private let hub: LocalHub
     private let api: NodeAPI
+    private let sweeps: LivenessSweeps
     private let logger: Logger
     private let nextID = NIOLockedValueBox<UInt64>(0)
     private let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
-    /// One ping sweep per event loop, keyed by the loop's identity.
-    private let sweeps = NIOLockedValueBox<[ObjectIdentifier: LivenessSweep]>([:])
 
-    init(settings: WebSocketSettings, hub: LocalHub, api: NodeAPI, logger: Logger) {
+    init(settings: WebSocketSettings, address: HostPort, group: any EventLoopGroup, hub: LocalHub, api: NodeAPI, sweeps: LivenessSweeps, logger: Logger) {
         self.settings = settings
+        self.address = address
+        self.group = group
         self.hub = hub
         self.api = api
+        self.sweeps = sweeps
         self.logger = logger
     }
 
-    /// Binds and returns the bound port.
-    func start(host: String, port: Int, group: any EventLoopGroup) async throws -> Int {
+    /// Binds (once: a later call returns the same port) and returns the bound port.
+    func start() async throws -> Int {
+        if let bound = serverChannel.withLockedValue({ $0 }) { return bound.localAddress?.port ?? address.port }
         let settings = self.settings
-        startSweeps(group: group)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.maxMessagesPerRead, value: 64)
@@ -37,25 +44,26 @@ final class WebSocketServer: Sendable {
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try self.configure(channel) }
             }
-        let channel = try await bootstrap.bind(host: host, port: port).get()
+        let channel = try await bootstrap.bind(host: address.host, port: address.port).get()
         serverChannel.withLockedValue { $0 = channel }
-        return channel.localAddress?.port ?? port
+        return channel.localAddress?.port ?? address.port
     }
 
-    /// Stops accepting new connections.
-    func stopAccepting() async {
+    /// Serves until the node's graceful shutdown reaches this service, then closes the clients.
+    func run() async throws {
+        _ = try await start()
+        try? await gracefulShutdown()
+        await closeClients()
+    }
+
+    /// Stops accepting, writes out every open fan-out window (accepted messages leave first), closes every
+    /// client with 1001 (going away) and waits (at most 2 s) for them to go.
+    func closeClients() async {
         let channel = serverChannel.withLockedValue { $0 }
         try? await channel?.close()
-    }
-
-    private func startSweeps(group: any EventLoopGroup) {
-        var made: [ObjectIdentifier: LivenessSweep] = [:]
-        for loop in group.makeIterator() {
-            let sweep = LivenessSweep(loop: loop, settings: settings.liveness)
-            sweep.start()
-            made[ObjectIdentifier(loop)] = sweep
-        }
-        sweeps.withLockedValue { $0 = made }
+        try? await hub.flushAll().get()
+        try? await hub.forEachSession { $0.close(code: 1001, reason: "server shutting down", grace: .milliseconds(1500)) }.get()
+        try? await hub.waitForSessionsToClose(within: .seconds(2))
     }
 
     private func configure(_ channel: any Channel) throws {
@@ -77,7 +85,7 @@ final class WebSocketServer: Sendable {
                     try ops.addHandler(writer, position: .before(encoder))
                     let writerContext = try ops.context(handler: writer)
                     let id = self.nextID.withLockedValue { $0 += 1; return $0 }
-                    let sweep = self.sweeps.withLockedValue { $0[ObjectIdentifier(channel.eventLoop)] }
+                    let sweep = self.sweeps.sweep(for: channel.eventLoop)
                     let session = WebSocketSession(
                         id: id,
                         shard: hub.shard(for: channel.eventLoop),

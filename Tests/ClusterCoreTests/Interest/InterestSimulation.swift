@@ -1,4 +1,5 @@
 @testable import ClusterCore
+import RocketWSTestKit
 
 /// A deterministic, seeded simulation of N interest tables over a lossy, partitionable full mesh.
 ///
@@ -53,7 +54,7 @@ struct InterestSimulation {
     let config: Config
     let names: [String]
     var tables: [InterestTable]
-    var rng: InterestTestRNG
+    var rng: SeededGenerator
     var figures = Figures()
     var tick = 0
     /// Visibility violations found (owner, peer, channel).
@@ -66,7 +67,7 @@ struct InterestSimulation {
         settings.maxOpsPerDelta = 16
         settings.maxChannelsPerChunk = 32
         self.tables = self.names.map { InterestTable(nodeName: $0, epoch: 1, settings: settings) }
-        self.rng = InterestTestRNG(seed: config.seed)
+        self.rng = SeededGenerator(seed: config.seed)
     }
 
     private var partitioned: Bool { self.config.partition?.contains(self.tick) ?? false }

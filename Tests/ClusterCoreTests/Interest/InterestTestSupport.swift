@@ -1,23 +1,5 @@
 @testable import ClusterCore
 
-/// SplitMix64: a small, seeded, deterministic generator for the interest tests.
-struct InterestTestRNG: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { self.state = seed }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// `true` with probability `p`.
-    mutating func chance(_ p: Double) -> Bool { p > 0 && Double(self.next() >> 11) / Double(1 << 53) < p }
-}
-
 extension InterestDirective {
     /// The message and destination (nil = broadcast) of a send/broadcast directive.
     var outgoing: (message: InterestMessage, to: String?)? {

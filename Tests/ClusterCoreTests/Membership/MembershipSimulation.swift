@@ -1,4 +1,5 @@
 @testable import ClusterCore
+import RocketWSTestKit
 
 /// A deterministic discrete-event simulation of many `Membership.Instance`s on a simulated mesh network with
 /// latency, loss, partitions, crashes and restarts. No wall clock: time only advances between events.
@@ -236,7 +237,7 @@ final class MembershipSimulation {
                 default: break
                 }
                 guard let j = indexByName[to], j != i else { continue }
-                if config.loss > 0 && Double(random.next() >> 11) / Double(1 << 53) < config.loss { continue }
+                if random.chance(config.loss) { continue }
                 var delivered = message
                 if config.encodeMessages {
                     guard let decoded = Membership.Message.decode(message.encoded()) else {

@@ -39,24 +39,9 @@ final class RecordingDelegate: PeerMeshDelegate {
     var receivedCount: Int { state.withLock { $0.count } }
 }
 
-struct TimedOut: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "timed out waiting for \(what)" }
-}
-
-/// Polls `condition` until it holds or `timeout` passes (no fixed sleeps in assertions).
-func eventually(
-    _ what: String, timeout: Duration = .seconds(20), _ condition: @Sendable () -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        if ContinuousClock.now > deadline { throw TimedOut(what: what) }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}
-
-/// A mesh on 127.0.0.1 with an ephemeral port.
-struct TestNode {
+/// A real `PeerMesh` listening on 127.0.0.1 (ephemeral port) with a recording delegate: one node of the mesh
+/// tests, in this process.
+struct LoopbackMesh {
     let mesh: PeerMesh
     let delegate: RecordingDelegate
     let port: Int
@@ -65,7 +50,7 @@ struct TestNode {
     static func start(
         name: String, incarnation: UInt64 = 1, secret: String? = nil, group: any EventLoopGroup,
         keepPayloads: Bool = true, configure: (inout PeerMeshSettings) -> Void = { _ in }
-    ) async throws -> TestNode {
+    ) async throws -> LoopbackMesh {
         var settings = PeerMeshSettings()
         settings.listenHost = "127.0.0.1"
         settings.listenPort = 0
@@ -82,6 +67,6 @@ struct TestNode {
             identity: PeerIdentity(name: name, address: "127.0.0.1:0", incarnation: incarnation),
             settings: settings, group: group, logger: logger, delegate: delegate)
         let port = try await mesh.start()
-        return TestNode(mesh: mesh, delegate: delegate, port: port)
+        return LoopbackMesh(mesh: mesh, delegate: delegate, port: port)
     }
 }

@@ -1,6 +1,7 @@
 @testable import ClusterKit
 import NIOCore
 import NIOPosix
+import RocketWSTestKit
 import Testing
 
 @Suite(.serialized) struct PeerMeshBackpressureTests {
@@ -13,10 +14,10 @@ import Testing
             $0.writeBufferHighWaterMark = 256 << 10
             $0.pingTimeout = .seconds(60)
         }
-        let a = try await TestNode.start(name: "a", group: group, keepPayloads: false, configure: small)
-        let b = try await TestNode.start(name: "b", group: group, keepPayloads: false, configure: small)
+        let a = try await LoopbackMesh.start(name: "a", group: group, keepPayloads: false, configure: small)
+        let b = try await LoopbackMesh.start(name: "b", group: group, keepPayloads: false, configure: small)
         a.mesh.connect(to: b.address)
-        try await eventually("connected") { a.mesh.connectedPeers.count == 1 && b.mesh.connectedPeers.count == 1 }
+        try #require(await eventually { a.mesh.connectedPeers.count == 1 && b.mesh.connectedPeers.count == 1 }, "connected")
         b.mesh._setReading(false)
         var payload = ByteBuffer()
         payload.writeRepeatingByte(7, count: 1000)
@@ -40,7 +41,7 @@ import Testing
         #expect(queued < 20_000)
         b.mesh._setReading(true)
         let accepted = queued
-        try await eventually("everything queued is delivered after resuming") { b.delegate.receivedCount == accepted }
+        try #require(await eventually { b.delegate.receivedCount == accepted }, "everything queued is delivered after resuming")
         #expect(a.mesh.send(kind: 16, payload: payload, to: "b") == .queued)
         await a.mesh.shutdown()
         await b.mesh.shutdown()
@@ -49,19 +50,19 @@ import Testing
 
     @Test func oversizeFrameClosesConnectionAndIsCounted() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let a = try await TestNode.start(name: "a", group: group)
-        let b = try await TestNode.start(name: "b", group: group) { $0.maxFrameBytes = 1024 }
+        let a = try await LoopbackMesh.start(name: "a", group: group)
+        let b = try await LoopbackMesh.start(name: "b", group: group) { $0.maxFrameBytes = 1024 }
         a.mesh.connect(to: b.address)
-        try await eventually("connected") { a.mesh.connectedPeers.count == 1 && b.mesh.connectedPeers.count == 1 }
+        try #require(await eventually { a.mesh.connectedPeers.count == 1 && b.mesh.connectedPeers.count == 1 }, "connected")
         var big = ByteBuffer()
         big.writeRepeatingByte(1, count: 2048)
         #expect(a.mesh.send(kind: 16, payload: big, to: "b") == .queued)
-        try await eventually("protocol error counted") { b.mesh.protocolErrorCount == 1 }
+        try #require(await eventually { b.mesh.protocolErrorCount == 1 }, "protocol error counted")
         #expect(b.delegate.receivedCount == 0)
         // The dialer reconnects; small frames flow again.
-        try await eventually("reconnected") { a.delegate.connected.count == 2 && a.mesh.connectedPeers.count == 1 }
+        try #require(await eventually { a.delegate.connected.count == 2 && a.mesh.connectedPeers.count == 1 }, "reconnected")
         #expect(a.mesh.send(kind: 16, payload: ByteBuffer(string: "ok"), to: "b") == .queued)
-        try await eventually("delivered") { b.delegate.receivedCount == 1 }
+        try #require(await eventually { b.delegate.receivedCount == 1 }, "delivered")
         await a.mesh.shutdown()
         await b.mesh.shutdown()
         try await group.shutdownGracefully()
@@ -71,16 +72,16 @@ import Testing
 extension PeerMeshBackpressureTests {
     @Test func frameAboveMaxFrameBytesIsDroppedLocally() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let a = try await TestNode.start(name: "a", group: group) { $0.maxFrameBytes = 1024 }
-        let b = try await TestNode.start(name: "b", group: group)
+        let a = try await LoopbackMesh.start(name: "a", group: group) { $0.maxFrameBytes = 1024 }
+        let b = try await LoopbackMesh.start(name: "b", group: group)
         a.mesh.connect(to: b.address)
-        try await eventually("connected") { a.mesh.connectedPeers.count == 1 && b.mesh.connectedPeers.count == 1 }
+        try #require(await eventually { a.mesh.connectedPeers.count == 1 && b.mesh.connectedPeers.count == 1 }, "connected")
         var big = ByteBuffer()
         big.writeRepeatingByte(1, count: 1025)
         #expect(a.mesh.send(kind: 16, payload: big, to: "b") == .dropped)
         #expect(a.mesh.stats().first?.droppedFrames == 1)
         #expect(a.mesh.send(kind: 16, payload: ByteBuffer(string: "fits"), to: "b") == .queued)
-        try await eventually("small one delivered") { b.delegate.receivedCount == 1 }
+        try #require(await eventually { b.delegate.receivedCount == 1 }, "small one delivered")
         await a.mesh.shutdown()
         await b.mesh.shutdown()
         try await group.shutdownGracefully()

@@ -14,8 +14,8 @@ import Testing
         PeerTLSFiles(certificatePath: leaf.certificatePath, keyPath: leaf.keyPath, caPath: ca.certificatePath)
     }
 
-    private func start(_ name: String, tls: PeerTLSFiles?, secret: String? = "s3", group: any EventLoopGroup) async throws -> TestNode {
-        try await TestNode.start(name: name, secret: secret, group: group) { $0.tls = tls }
+    private func start(_ name: String, tls: PeerTLSFiles?, secret: String? = "s3", group: any EventLoopGroup) async throws -> LoopbackMesh {
+        try await LoopbackMesh.start(name: name, secret: secret, group: group) { $0.tls = tls }
     }
 
     @Test func twoTLSMeshesLinkAndCarryFrames() async throws {
@@ -24,9 +24,9 @@ import Testing
         let a = try await start("a", tls: files(try ca.issue("a"), ca: ca), group: group)
         let b = try await start("b", tls: files(try ca.issue("b"), ca: ca), group: group)
         a.mesh.connect(to: b.address)
-        try await eventually("link") { a.mesh.connectedPeers.count == 1 && b.mesh.connectedPeers.count == 1 }
+        try #require(await eventually { a.mesh.connectedPeers.count == 1 && b.mesh.connectedPeers.count == 1 }, "link")
         for n in 0..<100 { a.mesh.send(kind: 20, payload: ByteBuffer(string: "m\(n)"), to: "b") }
-        try await eventually("frames") { b.delegate.receivedCount == 100 }
+        try #require(await eventually { b.delegate.receivedCount == 100 }, "frames")
         #expect(b.delegate.received.map { String(buffer: $0.payload) } == (0..<100).map { "m\($0)" })
         #expect(a.mesh.refusedConnections == 0 && b.mesh.refusedConnections == 0)
         await a.mesh.shutdown()
@@ -41,7 +41,7 @@ import Testing
         let plain = try await start("plain", tls: nil, group: group)
         plain.mesh.connect(to: secure.address)
         secure.mesh.connect(to: plain.address)
-        try await eventually("refusals on both sides") { secure.mesh.refusedConnections >= 2 && plain.mesh.refusedConnections >= 1 }
+        try #require(await eventually { secure.mesh.refusedConnections >= 2 && plain.mesh.refusedConnections >= 1 }, "refusals on both sides")
         #expect(secure.mesh.connectedPeers.isEmpty && plain.mesh.connectedPeers.isEmpty)
         await secure.mesh.shutdown()
         await plain.mesh.shutdown()
@@ -59,7 +59,7 @@ import Testing
             "intruder", tls: PeerTLSFiles(certificatePath: intruderLeaf.certificatePath, keyPath: intruderLeaf.keyPath, caPath: ours.certificatePath),
             group: group)
         intruder.mesh.connect(to: a.address)
-        try await eventually("refused by a") { a.mesh.refusedConnections >= 1 }
+        try #require(await eventually { a.mesh.refusedConnections >= 1 }, "refused by a")
         try await Task.sleep(for: .milliseconds(300))
         #expect(a.mesh.connectedPeers.isEmpty && intruder.mesh.connectedPeers.isEmpty)
         await a.mesh.shutdown()
@@ -74,7 +74,7 @@ import Testing
         // Signed by the right CA, but for another host: dialled at 127.0.0.1 it must not pass.
         let misnamed = try await start("misnamed", tls: files(try ca.issue("misnamed", subjectAltNames: ["DNS:elsewhere.invalid"]), ca: ca), group: group)
         dialer.mesh.connect(to: misnamed.address)
-        try await eventually("refused by the dialer") { dialer.mesh.refusedConnections >= 1 }
+        try #require(await eventually { dialer.mesh.refusedConnections >= 1 }, "refused by the dialer")
         #expect(dialer.mesh.connectedPeers.isEmpty)
         await dialer.mesh.shutdown()
         await misnamed.mesh.shutdown()
@@ -88,7 +88,7 @@ import Testing
         let b = try await start("b", tls: files(try ca.issue("b"), ca: ca), secret: "wrong", group: group)
         b.mesh.connect(to: a.address)
         // The side that first sees the other's proof fail refuses (and counts); neither side links.
-        try await eventually("refused") { a.mesh.refusedConnections + b.mesh.refusedConnections >= 2 }
+        try #require(await eventually { a.mesh.refusedConnections + b.mesh.refusedConnections >= 2 }, "refused")
         #expect(a.mesh.connectedPeers.isEmpty && b.mesh.connectedPeers.isEmpty)
         #expect(a.delegate.connected.isEmpty && b.delegate.connected.isEmpty)
         await a.mesh.shutdown()
@@ -114,7 +114,7 @@ import Testing
         #expect(a.mesh.reloadTLS() == false)
         let b = try await start("b", tls: files(try old.issue("b"), ca: old), group: group)
         b.mesh.connect(to: a.address)
-        try await eventually("link with the old material") { a.mesh.connectedPeers.map(\.name) == ["b"] }
+        try #require(await eventually { a.mesh.connectedPeers.map(\.name) == ["b"] }, "link with the old material")
 
         // Rotation: trust both CAs, then switch to a certificate of the new CA, then trust the new CA only.
         try TestCertificateAuthority.writeBundle([old, new], to: bundle)
@@ -125,17 +125,17 @@ import Testing
         #expect(a.mesh.reloadTLS())
         let c = try await start("c", tls: files(try new.issue("c"), ca: new), group: group)
         c.mesh.connect(to: a.address)
-        try await eventually("a node of the new CA links") { a.mesh.connectedPeers.map(\.name) == ["b", "c"] }
+        try #require(await eventually { a.mesh.connectedPeers.map(\.name) == ["b", "c"] }, "a node of the new CA links")
         try TestCertificateAuthority.writeBundle([new], to: bundle)
         #expect(a.mesh.reloadTLS())
         // The live link to b (old CA) stays up until it is replaced; a new node of the old CA is refused.
         let refusedBefore = a.mesh.refusedConnections
         let d = try await start("d", tls: files(try old.issue("d"), ca: old), group: group)
         d.mesh.connect(to: a.address)
-        try await eventually("old CA refused after the rotation") { a.mesh.refusedConnections > refusedBefore }
+        try #require(await eventually { a.mesh.refusedConnections > refusedBefore }, "old CA refused after the rotation")
         #expect(a.mesh.connectedPeers.map(\.name) == ["b", "c"])
         a.mesh.send(kind: 20, payload: ByteBuffer(string: "still"), to: "b")
-        try await eventually("the old link still carries frames") { b.delegate.receivedCount == 1 }
+        try #require(await eventually { b.delegate.receivedCount == 1 }, "the old link still carries frames")
         for node in [a, b, c, d] { await node.mesh.shutdown() }
         try await group.shutdownGracefully()
     }
@@ -168,19 +168,19 @@ import Testing
         let node = try await start("tls-health", tls: files(try ca.issue("node"), ca: ca), group: group)
         let client = try ca.issue("operator")
         let url = "https://127.0.0.1:\(node.port)/v1/health"
-        let curl = try #require(try await CommandRun.run("/usr/bin/curl", [
+        let curl = try await CommandRun.run("/usr/bin/curl", [
             "-sS", "--http2", "--cacert", ca.certificatePath, "--cert", client.certificatePath, "--key", client.keyPath,
             "-w", "\\nhttp/%{http_version}", url,
-        ]))
+        ])
         #expect(curl.status == 0, "\(curl.output)")
         #expect(curl.output.contains(#"{"status":"ok","node":"tls-health"}"#), "\(curl.output)")
         #expect(curl.output.hasSuffix("http/2"), "\(curl.output)")
-        let nghttp = try #require(try await CommandRun.run("/usr/bin/nghttp", ["--cert=\(client.certificatePath)", "--key=\(client.keyPath)", url]))
+        let nghttp = try await CommandRun.run("/usr/bin/nghttp", ["--cert=\(client.certificatePath)", "--key=\(client.keyPath)", url])
         #expect(nghttp.status == 0, "\(nghttp.output)")
         #expect(nghttp.output.contains(#"{"status":"ok","node":"tls-health"}"#), "\(nghttp.output)")
-        let anonymous = try #require(try await CommandRun.run("/usr/bin/curl", ["-sS", "--http2", "--cacert", ca.certificatePath, url]))
+        let anonymous = try await CommandRun.run("/usr/bin/curl", ["-sS", "--http2", "--cacert", ca.certificatePath, url])
         #expect(anonymous.status != 0, "\(anonymous.output)")
-        let plaintext = try #require(try await CommandRun.run("/usr/bin/curl", ["-sS", "--http2-prior-knowledge", "http://127.0.0.1:\(node.port)/v1/health"]))
+        let plaintext = try await CommandRun.run("/usr/bin/curl", ["-sS", "--http2-prior-knowledge", "http://127.0.0.1:\(node.port)/v1/health"])
         #expect(plaintext.status != 0, "\(plaintext.output)")
         await node.mesh.shutdown()
         try await group.shutdownGracefully()

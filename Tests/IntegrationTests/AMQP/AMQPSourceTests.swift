@@ -1,5 +1,6 @@
 import Foundation
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 /// The RabbitMQ message source against a real broker (Debian's rabbitmq-server on loopback ports, its own data
@@ -60,7 +61,7 @@ struct AMQPSourceTests {
         let streamed = 1500
         let publishing = Task { try await broker.publishEmits(queue: queue, channel: "stream", count: streamed) }
         let early = try await collectSeqs(subscribers[1], until: streamed / 5)
-        cluster.node(1).stop(signal: SIGSTOP)  // holds its deliveries without acknowledging while the stream goes on
+        cluster.node(1).signal(SIGSTOP)  // holds its deliveries without acknowledging while the stream goes on
         try await Task.sleep(for: .milliseconds(300))
         cluster.node(1).kill9()
         try await publishing.value
@@ -134,9 +135,8 @@ struct AMQPSourceTests {
     }
 
     private func metricValue(_ name: String, node: NodeProcess) async -> Double? {
-        let backend = MessagesSourceClient(host: "127.0.0.1", port: node.ms, requestTimeout: .seconds(5))
-        guard let text = try? await backend.get(path: "/metrics").text else { return nil }
-        return metric(name, in: text)
+        let backend = MessagesSourceClient(host: "127.0.0.1", port: node.msPort, requestTimeout: .seconds(5))
+        return try? await MetricsScrape.scrape(backend).value(name)
     }
 
     private func waitForMetric(_ name: String, _ value: Double, node: NodeProcess, timeout: Duration = .seconds(15)) async -> Bool {

@@ -1,4 +1,5 @@
 import Foundation
+import RocketWSTestKit
 
 /// Debian's RabbitMQ broker for one test, through `scripts/amqp-broker.sh`: free loopback ports (AMQP,
 /// Erlang distribution, its own epmd), its own data and logs in a temporary directory, stopped (with its epmd)
@@ -77,39 +78,11 @@ final class RabbitMQBroker: @unchecked Sendable {  // fields are written before 
     /// Runs a program to its end without blocking a thread of the test's pool; its stdout, or an error with its
     /// stderr.
     static func run(_ executable: String, _ arguments: [String]) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = NSTemporaryDirectory() + "rocketws-run-\(UUID().uuidString.prefix(8))"
-        _ = FileManager.default.createFile(atPath: out + ".out", contents: nil)
-        _ = FileManager.default.createFile(atPath: out + ".err", contents: nil)
-        defer {
-            try? FileManager.default.removeItem(atPath: out + ".out")
-            try? FileManager.default.removeItem(atPath: out + ".err")
-        }
-        let stdout = try FileHandle(forWritingTo: URL(fileURLWithPath: out + ".out"))
-        let stderr = try FileHandle(forWritingTo: URL(fileURLWithPath: out + ".err"))
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try? stdout.close()
-        try? stderr.close()
-        while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-        let output = (try? String(contentsOfFile: out + ".out", encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            let error = (try? String(contentsOfFile: out + ".err", encoding: .utf8)) ?? ""
-            throw NodeProcessError(message: "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(error)")
-        }
-        return output
+        try await CommandRun.run(executable, arguments, timeout: .seconds(300)).succeeded()
     }
 
     deinit {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.script)
-        process.arguments = ["stop", directory]
-        try? process.run()
-        process.waitUntilExit()
+        _ = try? CommandRun.runBlocking(Self.script, ["stop", directory])
         try? FileManager.default.removeItem(atPath: directory)
     }
 }

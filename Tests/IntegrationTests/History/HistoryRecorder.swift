@@ -1,5 +1,6 @@
 import Foundation
 import RocketWSClient
+import RocketWSTestKit
 import Synchronization
 
 /// A WebSocket client of one history channel that records every pushed message's position and `k`.

@@ -1,6 +1,7 @@
 import ClusterCore
 import Foundation
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 /// A measurement, not a check (it asserts nothing about time): `HISTORY_RECOVERY_RUNS=5 swift test --filter
@@ -16,16 +17,16 @@ struct HistoryRecoveryMeasurement {
             defer { cluster.killAll() }
             // A channel that n1 owns: its death moves the stream to the backup.
             let channel = (0...).lazy.map { "recovery-\(run)-\($0)" }.first { Rendezvous.order(channel: $0, members: ["n1", "n2", "n3"]).first == "n1" }!
-            let recorder = try await HistoryRecorder.start(port: cluster.node(1).ws, channel: channel)
+            let recorder = try await HistoryRecorder.start(port: cluster.node(1).wsPort, channel: channel)
             let epoch = try #require(recorder.answer["epoch"]?.stringValue)
-            let emitter = HistoryEmitter(port: cluster.node(2).ms, channel: channel)
+            let emitter = HistoryEmitter(port: cluster.node(2).msPort, channel: channel)
             emitter.start()
             try await Task.sleep(for: .seconds(2))
             let killedAt = ContinuousClock.now
             cluster.node(1).kill9()
             let last = recorder.messages.last?.offset ?? 0
             await recorder.stop()
-            let back = try await HistoryRecorder.start(port: cluster.node(3).ws, channel: channel, recover: (epoch, last))
+            let back = try await HistoryRecorder.start(port: cluster.node(3).wsPort, channel: channel, recover: (epoch, last))
             let took = ContinuousClock.now - killedAt
             await emitter.stop()
             await back.stop()

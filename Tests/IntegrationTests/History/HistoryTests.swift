@@ -1,6 +1,7 @@
 import ClusterCore
 import Foundation
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 /// History and recovery across real node processes (started unprivileged): crashes, graceful leaves, joins,
@@ -35,17 +36,17 @@ import Testing
         let channel = "crash-history"
         var seen: [HistoryRecorder.Seen] = []
         var epoch = ""
-        var recorder = try await HistoryRecorder.start(port: cluster.node(1).ws, channel: channel)
+        var recorder = try await HistoryRecorder.start(port: cluster.node(1).wsPort, channel: channel)
         epoch = try #require(recorder.answer["epoch"]?.stringValue)
         #expect(recorder.answer["offset"]?.intValue == 0)
-        let emitter = HistoryEmitter(port: cluster.node(2).ms, channel: channel)
+        let emitter = HistoryEmitter(port: cluster.node(2).msPort, channel: channel)
         emitter.start()
         for victim in 1...3 {
             // The client sits on the victim; the emits go to another node.
             let survivor = victim % 3 + 1
-            emitter.switchTo(port: cluster.node(survivor).ms)
+            emitter.switchTo(port: cluster.node(survivor).msPort)
             if victim != 1 {
-                recorder = try await HistoryRecorder.start(port: cluster.node(victim).ws, channel: channel, recover: (epoch, seen.last?.offset ?? 0))
+                recorder = try await HistoryRecorder.start(port: cluster.node(victim).wsPort, channel: channel, recover: (epoch, seen.last?.offset ?? 0))
                 #expect(recorder.answer["recovered"]?.boolValue == true, "\(recorder.answer)")
             }
             try await Task.sleep(for: .seconds(1))
@@ -54,7 +55,7 @@ import Testing
             await recorder.stop()
             try await Task.sleep(for: .milliseconds(500))
             // A client of the dead node comes back on a survivor, from what it saw last.
-            let back = try await HistoryRecorder.start(port: cluster.node(survivor).ws, channel: channel, recover: (epoch, seen.last?.offset ?? 0))
+            let back = try await HistoryRecorder.start(port: cluster.node(survivor).wsPort, channel: channel, recover: (epoch, seen.last?.offset ?? 0))
             #expect(back.answer["recovered"]?.boolValue == true, "recover after killing n\(victim): \(back.answer)")
             #expect(back.answer["epoch"]?.stringValue == epoch)
             try await Task.sleep(for: .seconds(2))
@@ -64,7 +65,7 @@ import Testing
             #expect(await cluster.waitForAlive(3))
         }
         await emitter.stop()
-        let final = try await HistoryRecorder.start(port: cluster.node(1).ws, channel: channel, recover: (epoch, seen.last?.offset ?? 0))
+        let final = try await HistoryRecorder.start(port: cluster.node(1).wsPort, channel: channel, recover: (epoch, seen.last?.offset ?? 0))
         #expect(final.answer["recovered"]?.boolValue == true, "\(final.answer)")
         try await Task.sleep(for: .seconds(1))
         seen += final.messages
@@ -85,7 +86,7 @@ import Testing
         var answered: [String: [HistoryEmitter.Answered]] = [:]
         func emitRound(through node: Int, _ k: Int) async throws {
             for channel in channels {
-                let emitter = HistoryEmitter(port: cluster.node(node).ms, channel: channel)
+                let emitter = HistoryEmitter(port: cluster.node(node).msPort, channel: channel)
                 #expect(await emitter.emit(k), "emit to \(channel) through n\(node)")
                 answered[channel, default: []] += emitter.answers
             }
@@ -93,14 +94,14 @@ import Testing
         try await emitRound(through: 1, 1)
         for channel in channels { epochs[channel] = answered[channel]?.first?.epoch }
         // A graceful leave: the owner hands its channels over.
-        cluster.node(3).stop()
+        cluster.node(3).signal()
         #expect(await cluster.node(3).waitForExit() == 0)
         try await emitRound(through: 2, 2)
         // A join that moves channels back.
         try await cluster.startNode(3, arguments: Self.arguments)
         #expect(await cluster.waitForAlive(3))
         try await emitRound(through: 3, 3)
-        cluster.node(1).stop()
+        cluster.node(1).signal()
         #expect(await cluster.node(1).waitForExit() == 0)
         try await emitRound(through: 2, 4)
         for channel in channels {
@@ -124,13 +125,13 @@ import Testing
         let owner = Int(ranking[0].dropFirst())!
         let backup = Int(ranking[1].dropFirst())!
         let survivors = (1...4).filter { $0 != owner && $0 != backup }
-        let emitter = HistoryEmitter(port: cluster.node(survivors[0]).ms, channel: channel)
+        let emitter = HistoryEmitter(port: cluster.node(survivors[0]).msPort, channel: channel)
         for k in 1...10 { #expect(await emitter.emit(k)) }
         let before = try #require(emitter.answers.first?.epoch)
         cluster.node(owner).kill9()
         cluster.node(backup).kill9()
         #expect(await cluster.waitForAlive(2, among: survivors))
-        let client = try await HistoryRecorder.start(port: cluster.node(survivors[1]).ws, channel: channel, recover: (before, 10))
+        let client = try await HistoryRecorder.start(port: cluster.node(survivors[1]).wsPort, channel: channel, recover: (before, 10))
         defer { Task { await client.stop() } }
         #expect(client.answer["recovered"]?.boolValue == false, "\(client.answer)")
         let after = try #require(client.answer["epoch"]?.stringValue)
@@ -150,22 +151,22 @@ import Testing
         var failed = true
         defer { if failed { cluster.dumpLogs() } }
         let channel = "racing-history"
-        let emitters = [HistoryEmitter(port: cluster.node(2).ms, channel: channel, interval: .milliseconds(2)),
-                        HistoryEmitter(port: cluster.node(3).ms, channel: channel, interval: .milliseconds(2))]
-        let first = try await HistoryRecorder.start(port: cluster.node(1).ws, channel: channel)
+        let emitters = [HistoryEmitter(port: cluster.node(2).msPort, channel: channel, interval: .milliseconds(2)),
+                        HistoryEmitter(port: cluster.node(3).msPort, channel: channel, interval: .milliseconds(2))]
+        let first = try await HistoryRecorder.start(port: cluster.node(1).wsPort, channel: channel)
         let epoch = try #require(first.answer["epoch"]?.stringValue)
         emitters[0].start(from: 1)
         emitters[1].start(from: 1_000_000)
         var seen: [HistoryRecorder.Seen] = []
         // Four times: leave, miss a little, come back on another node while the emits go on.
-        var port = cluster.node(1).ws
+        var port = cluster.node(1).wsPort
         var current = first
         for round in 0..<4 {
             try await Task.sleep(for: .milliseconds(400))
             seen += current.messages
             await current.stop()
             try await Task.sleep(for: .milliseconds(200))
-            port = cluster.node(round % 3 + 1).ws
+            port = cluster.node(round % 3 + 1).wsPort
             current = try await HistoryRecorder.start(port: port, channel: channel, recover: (epoch, seen.last?.offset ?? 0))
             #expect(current.answer["recovered"]?.boolValue == true, "\(current.answer)")
         }

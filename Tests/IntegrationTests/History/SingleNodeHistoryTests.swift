@@ -1,5 +1,6 @@
 import Foundation
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 /// History on one node process: off answers -32004; on, emits get positions, frames carry them, `history`
@@ -19,10 +20,10 @@ import Testing
     @Test(.timeLimit(.minutes(1))) func historyOffAnswersMinus32004() async throws {
         let node = try await NodeProcess.start(name: "h-off")
         defer { node.kill9() }
-        let client = try await WebSocketClient.connect(host: "127.0.0.1", port: node.ws)
+        let client = try await WebSocketClient.connect(host: "127.0.0.1", port: node.wsPort)
         #expect(await code { try await client.call(method: "subscribe", params: ["channel": "c", "history": true]) } == -32004)
         #expect(await code { try await client.call(method: "subscribe", params: ["channel": "c", "recover": ["epoch": "e", "offset": 1]]) } == -32004)
-        let backend = MessagesSourceClient(host: "127.0.0.1", port: node.ms)
+        let backend = MessagesSourceClient(host: "127.0.0.1", port: node.msPort)
         #expect(await code { _ = try await backend.call(method: "history", params: ["channel": "c"]) } == -32004)
         // Plain subscribe and emit are unchanged: no position in the answer or the frame.
         try await client.subscribe("c")
@@ -36,8 +37,8 @@ import Testing
     @Test(.timeLimit(.minutes(1))) func historyOnGivesPositionsAndKeepsTheLastMessages() async throws {
         let node = try await NodeProcess.start(name: "h-on", arguments: ["--history-size", "3"])
         defer { node.kill9() }
-        let backend = MessagesSourceClient(host: "127.0.0.1", port: node.ms)
-        let client = try await WebSocketClient.connect(host: "127.0.0.1", port: node.ws)
+        let backend = MessagesSourceClient(host: "127.0.0.1", port: node.msPort)
+        let client = try await WebSocketClient.connect(host: "127.0.0.1", port: node.wsPort)
         let subscribed = try await client.call(method: "subscribe", params: ["channel": "c", "history": true])
         let epoch = try #require(subscribed["epoch"]?.stringValue)
         #expect(subscribed["subscribed"] == true && subscribed["offset"] == 0)
@@ -54,12 +55,12 @@ import Testing
         let all = try await backend.call(method: "history", params: ["channel": "c"])
         #expect(all["messages"]?.arrayValue?.count == 3)
         // Recovery: within the ring it replays, beyond it (offset 1 was dropped) it cannot.
-        let late = try await WebSocketClient.connect(host: "127.0.0.1", port: node.ws)
+        let late = try await WebSocketClient.connect(host: "127.0.0.1", port: node.wsPort)
         let recovered = try await late.call(method: "subscribe", params: ["channel": "c", "recover": ["epoch": .string(epoch), "offset": 3]])
         #expect(recovered == ["subscribed": true, "epoch": .string(epoch), "offset": 5, "recovered": true])
         #expect(try await late.nextMessage()?["k"] == 4)
         #expect(try await late.nextMessage()?["k"] == 5)
-        let other = try await WebSocketClient.connect(host: "127.0.0.1", port: node.ws)
+        let other = try await WebSocketClient.connect(host: "127.0.0.1", port: node.wsPort)
         let gone = try await other.call(method: "subscribe", params: ["channel": "c", "recover": ["epoch": .string(epoch), "offset": 1]])
         #expect(gone["recovered"] == false)
         #expect(try await other.nextMessage(timeout: .milliseconds(300)) == nil)

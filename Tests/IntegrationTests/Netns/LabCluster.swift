@@ -1,5 +1,4 @@
 import Foundation
-import NIOCore
 import RocketWSClient
 import RocketWSTestKit
 import Synchronization
@@ -51,7 +50,7 @@ final class LabCluster: @unchecked Sendable {  // nodes are written by the ownin
         args += ["--ws-conn", "\(address(i)):\(Self.wsPort)", "--ms-conn", "\(address(i)):\(Self.msPort)"]
         if i > 1 { args += ["--join", seeds.joined(separator: ",")] }
         let node = try await NodeProcess.start(
-            name: name(i), arguments: args, peerPort: Self.peerPort, host: address(i), networkNamespace: lab.namespace(i))
+            name: name(i), arguments: args, host: address(i), peerPort: Self.peerPort, networkNamespace: lab.namespace(i))
         nodes.append(node)
     }
 
@@ -81,16 +80,14 @@ final class LabCluster: @unchecked Sendable {  // nodes are written by the ownin
     }
 
     /// The number of open file descriptors of node i.
-    func openFiles(_ i: Int) -> Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(node(i).pid)/fd").count) ?? -1
-    }
+    func openFiles(_ i: Int) -> Int { node(i).openFiles }
 
-    /// A sample of node i's metrics text.
-    func metrics(_ i: Int) async -> String {
+    /// Node i's metrics now (empty when it does not answer).
+    func metrics(_ i: Int) async -> MetricsScrape {
         let client = backend(i)
-        defer { Task { try? await client.close() } }
-        guard let response = try? await client.get(path: "/metrics") else { return "" }
-        return String(buffer: response.body)
+        let scrape = (try? await MetricsScrape.scrape(client)) ?? MetricsScrape(text: "")
+        try? await client.close()
+        return scrape
     }
 
     func logs() -> String {

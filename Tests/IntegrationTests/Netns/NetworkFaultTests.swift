@@ -1,5 +1,6 @@
 import Foundation
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 /// Real network faults between real node processes: each node in its own network namespace, faults made by
@@ -262,7 +263,7 @@ struct NetworkFaultTests {
         let status = try await n2.call(method: "cluster_status")
         let channels = status["channels"]?.arrayValue?.compactMap { $0["channel"]?.stringValue } ?? []
         check(!channels.contains(Self.channel), "cluster_status on n2 still lists the channel: \(status)")
-        let counted = metric("rocketws_clients_timed_out_total", in: await cluster.metrics(1))
+        let counted = await cluster.metrics(1).value("rocketws_clients_timed_out_total")
         check(counted == 1, "rocketws_clients_timed_out_total on n1 is \(counted.map { "\($0)" } ?? "missing"), not 1")
         let emitted = try await cluster.backend(1).call(method: "emit", params: ["channel": .string(Self.channel), "data": ["x": 1]])
         check(emitted["emitted"]?.intValue == 0, "an emit still counts the dropped client: \(emitted)")
@@ -309,7 +310,7 @@ struct NetworkFaultTests {
             let done = await attack.waitForLine(timeout: .seconds(15)) { $0.contains("\"done\"") }
             check(done?.contains("\"closed\": 500") == true, "not every half-open request was closed by the node: \(done ?? "no result")")
         }
-        let timeouts = metric("rocketws_handshake_timeouts_total", in: await cluster.metrics(1))
+        let timeouts = await cluster.metrics(1).value("rocketws_handshake_timeouts_total")
         check(timeouts == 1000, "rocketws_handshake_timeouts_total is \(timeouts.map { "\($0)" } ?? "missing"), not 1000")
         let settled = await eventually(timeout: .seconds(5)) { cluster.openFiles(1) <= baseline + 2 }
         check(settled, "file descriptors: \(baseline) before, \(held) during, \(cluster.openFiles(1)) after")

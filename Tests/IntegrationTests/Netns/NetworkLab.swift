@@ -12,10 +12,6 @@ import Synchronization
 /// serial digit) so that `tearDown` and `removeLeftovers` (called by every new lab: remains of a run that
 /// crashed) know what is whose. Deleting the namespaces removes every link and rule with them.
 final class NetworkLab: @unchecked Sendable {  // set up once, then only read; tearDown is idempotent
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
     /// Why labs cannot be made here (nil when they can): needs root, iproute2, iptables and namespaces.
     static let unavailableReason: String? = {
         guard getuid() == 0 else { return "network-namespace tests need root (they skip here)" }
@@ -180,24 +176,10 @@ final class NetworkLab: @unchecked Sendable {  // set up once, then only read; t
         pid == getpid() || kill(pid, 0) == 0 || errno == EPERM
     }
 
-    /// Runs a tool to completion; its standard output, or a `Failure` with its error output.
+    /// Runs a tool to completion; its standard output, or ``CommandRun/Failure`` with its error output.
     @discardableResult
     static func run(_ tool: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "\(tool) \(arguments.joined(separator: " ")): exit \(process.terminationStatus): \(String(decoding: errors, as: UTF8.self))")
-        }
-        return String(decoding: output, as: UTF8.self)
+        try CommandRun.runBlocking(tool, arguments).succeeded()
     }
 }
 

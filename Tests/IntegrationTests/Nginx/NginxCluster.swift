@@ -1,5 +1,6 @@
 import Foundation
 import RocketWSClient
+import RocketWSTestKit
 
 /// Three `rocketws-node` processes joined the way deploy/compose/docker-compose.yml joins them (every node lists
 /// every node's peer port as a seed, advertises its own, one cluster secret, one API key), with nginx in front
@@ -20,7 +21,7 @@ final class NginxCluster: @unchecked Sendable {  // written once in `start`, rea
     }
 
     static func start(prefix: String) async throws -> NginxCluster {
-        let peerPorts = try freeLoopbackPorts(3)
+        let peerPorts = freePorts(3)
         let seeds = peerPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",")
         var nodes: [NodeProcess] = []
         do {
@@ -37,8 +38,8 @@ final class NginxCluster: @unchecked Sendable {  // written once in `start`, rea
                 )
             }
             let nginx = try await NginxProcess.start(
-                wsUpstreams: nodes.map { "127.0.0.1:\($0.ws)" },
-                msUpstreams: nodes.map { "127.0.0.1:\($0.ms)" }
+                wsUpstreams: nodes.map { "127.0.0.1:\($0.wsPort)" },
+                msUpstreams: nodes.map { "127.0.0.1:\($0.msPort)" }
             )
             return NginxCluster(nodes: nodes, nginx: nginx)
         } catch {
@@ -55,7 +56,7 @@ final class NginxCluster: @unchecked Sendable {  // written once in `start`, rea
 
     /// Runs `body` with a backend client talking to `node` directly (not through nginx), then closes it.
     func asking<T: Sendable>(_ node: NodeProcess, _ body: (MessagesSourceClient) async throws -> T) async -> T? {
-        let client = MessagesSourceClient(host: "127.0.0.1", port: node.ms, apiKey: Self.apiKey, requestTimeout: .seconds(5))
+        let client = MessagesSourceClient(host: "127.0.0.1", port: node.msPort, apiKey: Self.apiKey, requestTimeout: .seconds(5))
         let result = try? await body(client)
         try? await client.close()
         return result
@@ -63,7 +64,7 @@ final class NginxCluster: @unchecked Sendable {  // written once in `start`, rea
 
     /// `rocketws_connections` of `node`, from its own /metrics.
     func connections(on node: NodeProcess) async -> Int? {
-        await asking(node) { client in metric("rocketws_connections", in: try await client.get(path: "/metrics").text).map { Int($0) } } ?? nil
+        await asking(node) { client in try await MetricsScrape.scrape(client).value("rocketws_connections").map { Int($0) } } ?? nil
     }
 
     /// Whether every running node reports `count` alive members (itself included) in `cluster_status`.

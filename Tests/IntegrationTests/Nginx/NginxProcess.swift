@@ -1,4 +1,5 @@
 import Foundation
+import RocketWSTestKit
 
 /// Debian's nginx (`/usr/sbin/nginx`, package nginx-light) in the foreground, configured from
 /// `deploy/compose/nginx.conf.template` rendered by `deploy/compose/render-nginx-conf.sh` for loopback upstreams:
@@ -32,7 +33,7 @@ final class NginxProcess: @unchecked Sendable {  // fields are written before `s
         }
         var lastError: (any Error)?
         for _ in 0..<3 {  // a free port can be taken between choosing it and nginx binding it: try fresh ones
-            let ports = try freeLoopbackPorts(2)
+            let ports = freePorts(2)
             do {
                 return try await NginxProcess(binary: binary, wsPort: ports[0], msPort: ports[1], wsUpstreams: wsUpstreams, msUpstreams: msUpstreams)
             } catch {
@@ -48,19 +49,12 @@ final class NginxProcess: @unchecked Sendable {  // fields are written before `s
         directory = NSTemporaryDirectory() + "rocketws-nginx-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory + "/tmp", withIntermediateDirectories: true)
 
-        let render = Process()
-        render.executableURL = URL(fileURLWithPath: "/bin/sh")
-        render.arguments = [
+        try await CommandRun.run("/bin/sh", [
             Self.repositoryRoot.appendingPathComponent("deploy/compose/render-nginx-conf.sh").path,
             "--ws-listen", "127.0.0.1:\(wsPort)", "--ms-listen", "127.0.0.1:\(msPort)",
             "--ws-upstreams", wsUpstreams.joined(separator: ","), "--ms-upstreams", msUpstreams.joined(separator: ","),
             "--temp-dir", directory + "/tmp", "-o", directory + "/nginx.conf",
-        ]
-        try render.run()
-        render.waitUntilExit()
-        guard render.terminationStatus == 0 else {
-            throw NodeProcessError(message: "render-nginx-conf.sh exited \(render.terminationStatus)")
-        }
+        ]).succeeded()
 
         process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
@@ -126,31 +120,6 @@ final class NginxProcess: @unchecked Sendable {  // fields are written before `s
     deinit {
         stop()
     }
-}
-
-/// `count` distinct TCP ports that were free on 127.0.0.1 a moment ago (bound to port 0, then released).
-func freeLoopbackPorts(_ count: Int) throws -> [Int] {
-    var sockets: [Int32] = []
-    defer { sockets.forEach { close($0) } }
-    var ports: [Int] = []
-    for _ in 0..<count {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw NodeProcessError(message: "socket() failed: \(errno)") }
-        sockets.append(fd)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> Bool in
-                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
-            }
-        }
-        guard bound else { throw NodeProcessError(message: "bind() failed: \(errno)") }
-        ports.append(Int(UInt16(bigEndian: address.sin_port)))
-    }
-    return ports
 }
 
 /// Whether something accepts TCP connections on 127.0.0.1:`port`.

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import RocketWSClient
+import RocketWSTestKit
 import Testing
 
 /// deploy/compose's nginx config in front of three real `rocketws-node` processes on loopback: WebSocket clients
@@ -137,7 +138,7 @@ import Testing
     /// Waits for the three nodes to report three alive members: up to 20 s when a cluster is expected (the flag is
     /// set, or the nodes opened a peer listener), 2 s otherwise.
     static func waitForCluster(_ cluster: NginxCluster) async -> Bool {
-        let expected = clusterLayerLanded || cluster.nodes.allSatisfy { $0.peer != 0 }
+        let expected = clusterLayerLanded || cluster.nodes.allSatisfy { $0.peerPort != 0 }
         return await eventually(timeout: .seconds(expected ? 20 : 2)) { await cluster.everyNodeSeesAlive(3) }
     }
 
@@ -197,31 +198,14 @@ import Testing
 @Suite struct NginxComposeValidationTests {
     @Test func validateComposeScriptPasses() async throws {
         let root = NginxProcess.repositoryRoot
-        let outputPath = NSTemporaryDirectory() + "rocketws-validate-\(UUID().uuidString.prefix(8)).log"
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [root.appendingPathComponent("scripts/validate-compose.sh").path]
-        process.currentDirectoryURL = root
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try? output.close()
         // The first run installs docker-compose into .build-venv (about a minute or two).
-        let deadline = ContinuousClock.now + .seconds(600)
-        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        if process.terminationStatus == 77 {
+        let result = try await CommandRun.run(
+            "/bin/bash", [root.appendingPathComponent("scripts/validate-compose.sh").path], .init(directory: root), timeout: .seconds(600))
+        let text = result.output
+        if result.status == 77 {
             try Test.cancel("validate-compose.sh could not check the compose file (pip unreachable, no PyYAML):\n\(text)")
         }
-        #expect(process.terminationStatus == 0, "scripts/validate-compose.sh:\n\(text)")
+        #expect(result.status == 0, "scripts/validate-compose.sh:\n\(text)")
     }
 }
 

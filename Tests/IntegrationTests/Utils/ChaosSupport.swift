@@ -1,5 +1,6 @@
 import Foundation
 import RocketWSClient
+import RocketWSTestKit
 import Synchronization
 
 /// A (channel, emitter) pair: the unit the contract orders messages by.
@@ -224,24 +225,4 @@ final class RSSSampler: Sendable {
             return (first, values.max() ?? last, last)
         }
     }
-}
-
-/// member name -> incarnation as one node reports it.
-func memberIncarnations(_ backend: MessagesSourceClient) async -> [String: Int] {
-    guard let status = try? await backend.call(method: "cluster_status"), let members = status["members"]?.arrayValue else { return [:] }
-    var incarnations: [String: Int] = [:]
-    for member in members {
-        if let name = member["name"]?.stringValue, let incarnation = member["incarnation"]?.intValue { incarnations[name] = incarnation }
-    }
-    return incarnations
-}
-
-/// member name -> state as one node reports it, over a connection the caller keeps (no connection per poll).
-func memberStates(_ backend: MessagesSourceClient) async -> [String: String] {
-    guard let status = try? await backend.call(method: "cluster_status"), let members = status["members"]?.arrayValue else { return [:] }
-    var states: [String: String] = [:]
-    for member in members {
-        if let name = member["name"]?.stringValue, let state = member["state"]?.stringValue { states[name] = state }
-    }
-    return states
 }

@@ -9,9 +9,9 @@ import Testing
 /// cases. Sharing them keeps the suite fast and proves the other point of every case: a violation ends
 /// one connection, never the node.
 enum ConformanceNodes {
-    static let standard = Task { try await TestNode.start() }
+    static let standard = Task { try await InProcessNode.start() }
     static let limited = Task {
-        try await TestNode.start {
+        try await InProcessNode.start {
             $0.webSocket.maxMessageBytes = limitedMessageBytes
             $0.webSocket.closeGrace = .milliseconds(300)
         }
@@ -84,7 +84,7 @@ enum Conformance {
     /// connection and expects exactly `expected` back, then checks the connection still answers and ends it
     /// with a clean closing handshake.
     static func expectExchange(
-        on nodeTask: Task<TestNode, any Error> = ConformanceNodes.standard,
+        on nodeTask: Task<InProcessNode, any Error> = ConformanceNodes.standard,
         _ writes: [[UInt8]],
         chopped: Bool = false,
         expected: [Seen],
@@ -114,7 +114,7 @@ enum Conformance {
     /// it); once the client echoes the close, the server ends the TCP connection. A client connected before
     /// the violation still gets answers afterwards.
     static func expectFailure(
-        on nodeTask: Task<TestNode, any Error> = ConformanceNodes.standard,
+        on nodeTask: Task<InProcessNode, any Error> = ConformanceNodes.standard,
         code: Int,
         answers: Int = 0,
         pongs: Int = 0,

@@ -8,8 +8,8 @@ import Testing
 /// the pong timeout, the handshake timeout and the 16 KiB head limit on both HTTP ports, the MessagesSource
 /// idle timeout, and their counters.
 @Suite(.serialized) struct LivenessLimitsTests {
-    static func start() async throws -> TestNode {
-        try await TestNode.start { config in
+    static func start() async throws -> InProcessNode {
+        try await InProcessNode.start { config in
             config.webSocket.liveness = LivenessSettings(pingInterval: .milliseconds(400), pongTimeout: .milliseconds(400))
             config.webSocket.handshakeTimeout = .milliseconds(500)
             config.messagesSource.handshakeTimeout = .milliseconds(500)
@@ -17,7 +17,7 @@ import Testing
         }
     }
 
-    static func counter(_ name: String, _ node: TestNode) -> Double? {
+    static func counter(_ name: String, _ node: InProcessNode) -> Double? {
         let text = String(decoding: node.node.metrics.render(), as: UTF8.self)
         return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
     }

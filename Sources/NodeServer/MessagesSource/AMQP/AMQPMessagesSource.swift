@@ -16,7 +16,8 @@ public final class AMQPMessagesSource: MessagesSource, @unchecked Sendable {
     private let logger: Logger
     private let metrics: AMQPSourceMetrics
     private var machine: AMQPConsumerStateMachine
-    private var api: (any BackendAPI)?
+    private let api: any BackendAPI
+    private var started = false
     /// The current connection attempt (events of an earlier one are ignored).
     private var attempt: UInt64 = 0
     private var channel: (any Channel)?
@@ -25,7 +26,11 @@ public final class AMQPMessagesSource: MessagesSource, @unchecked Sendable {
     private var flushPending = false
     private var stoppedPromise: EventLoopPromise<Void>?
 
-    init(settings: AMQPSourceSettings, nodeName: String, maxBodyBytes: Int, loop: any EventLoop, metrics: AMQPSourceMetrics, logger: Logger) {
+    init(
+        settings: AMQPSourceSettings, nodeName: String, maxBodyBytes: Int, api: any BackendAPI, loop: any EventLoop, metrics: AMQPSourceMetrics,
+        logger: Logger
+    ) {
+        self.api = api
         self.machine = AMQPConsumerStateMachine(settings: settings.consumerSettings(nodeName: nodeName, maxBodyBytes: maxBodyBytes))
         self.loop = loop
         self.metrics = metrics
@@ -35,10 +40,11 @@ public final class AMQPMessagesSource: MessagesSource, @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Starts consuming in the background (a broker that is not there yet is retried); returns 0 (no port).
-    public func start(api: any BackendAPI) async throws -> Int {
+    /// Starts consuming in the background (once; a broker that is not there yet is retried); returns 0 (no port).
+    public func start() async throws -> Int {
         try await loop.submit {
-            self.api = api
+            guard !self.started else { return }
+            self.started = true
             self.run(self.machine.start(now: .now()))
         }.get()
         return 0
@@ -175,7 +181,6 @@ public final class AMQPMessagesSource: MessagesSource, @unchecked Sendable {
     private func handle(_ delivery: AMQPDelivery) {
         metrics.messages.increment()
         if delivery.redelivered { metrics.redelivered.increment() }
-        guard let api else { return }
         api.handleQueuedBody(delivery.body, on: loop).hop(to: loop).whenComplete { result in
             switch result {
             case .success(let outcome):

@@ -1,13 +1,27 @@
-/// A JSON-RPC 2.0 error object: a code from the contract and a message a person can act on.
+/// A JSON-RPC 2.0 error object: a code from the contract and a message a person can act on. The node answers
+/// with it; the clients throw it when an answer carries one.
 public struct JSONRPCError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The JSON-RPC error code.
     public var code: Int
     /// A short explanation for the caller.
     public var message: String
+    /// The optional `data` member.
+    public var data: JSONValue?
 
-    public init(code: Int, message: String) {
+    public init(code: Int, message: String, data: JSONValue? = nil) {
         self.code = code
         self.message = message
+        self.data = data
+    }
+
+    /// The error object of an answer (`{"code": -32602, "message": "…"}`); a member that is missing or of the
+    /// wrong kind gives -32603 or the object's text as the message.
+    public init(_ object: JSONValue) {
+        self.init(
+            code: object["code"]?.intValue ?? -32603,
+            message: object["message"]?.stringValue ?? object.description,
+            data: object["data"]
+        )
     }
 
     public var description: String { "JSON-RPC error \(code): \(message)" }

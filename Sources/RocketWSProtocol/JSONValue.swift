@@ -1,4 +1,6 @@
-/// A JSON document as a value: what the JSON-RPC clients send and receive.
+/// A JSON document as a value, the one JSON value type of the package: the params and results of the
+/// JSON-RPC methods off the message path (the node), and what the clients send and receive. The message path
+/// itself never builds one (NodeServer's scanner hands on byte ranges).
 ///
 /// Numbers without a fraction or exponent that fit an `Int` parse as ``int(_:)``, all others as
 /// ``double(_:)``; `.int(1) == .double(1.0)`, so tests can compare results without caring which.
@@ -67,6 +69,11 @@ extension JSONValue {
         return nil
     }
 
+    public var isObject: Bool {
+        if case .object = self { return true }
+        return false
+    }
+
     public var isNull: Bool {
         if case .null = self { return true }
         return false
@@ -116,99 +123,5 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
-    }
-}
-
-// MARK: - Serialization
-
-extension JSONValue: CustomStringConvertible {
-    /// Compact JSON with sorted keys.
-    public var description: String { self.serialized() }
-
-    /// The JSON text of this value.
-    /// - Parameters:
-    ///   - sortedKeys: sort object keys (stable output for tests and golden files).
-    ///   - pretty: indent with two spaces, one member per line.
-    public func serialized(sortedKeys: Bool = true, pretty: Bool = false) -> String {
-        var out = ""
-        self.write(into: &out, sortedKeys: sortedKeys, indent: pretty ? 0 : nil)
-        return out
-    }
-
-    private func write(into out: inout String, sortedKeys: Bool, indent: Int?) {
-        switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
-        case .int(let value): out += String(value)
-        case .double(let value):
-            if value.isFinite {
-                if value.rounded() == value, abs(value) < 1e15 {
-                    out += String(Int(value))
-                } else {
-                    out += "\(value)"
-                }
-            } else {
-                out += "null"
-            }
-        case .string(let value): Self.writeString(value, into: &out)
-        case .array(let elements):
-            if elements.isEmpty {
-                out += "[]"
-                return
-            }
-            out += "["
-            for (offset, element) in elements.enumerated() {
-                if offset > 0 { out += "," }
-                Self.newline(&out, indent.map { $0 + 1 })
-                element.write(into: &out, sortedKeys: sortedKeys, indent: indent.map { $0 + 1 })
-            }
-            Self.newline(&out, indent)
-            out += "]"
-        case .object(let members):
-            if members.isEmpty {
-                out += "{}"
-                return
-            }
-            out += "{"
-            let keys = sortedKeys ? members.keys.sorted() : Array(members.keys)
-            for (offset, key) in keys.enumerated() {
-                if offset > 0 { out += "," }
-                Self.newline(&out, indent.map { $0 + 1 })
-                Self.writeString(key, into: &out)
-                out += indent == nil ? ":" : ": "
-                members[key]!.write(into: &out, sortedKeys: sortedKeys, indent: indent.map { $0 + 1 })
-            }
-            Self.newline(&out, indent)
-            out += "}"
-        }
-    }
-
-    private static func newline(_ out: inout String, _ indent: Int?) {
-        guard let indent else { return }
-        out += "\n"
-        out += String(repeating: "  ", count: indent)
-    }
-
-    private static func writeString(_ value: String, into out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
     }
 }

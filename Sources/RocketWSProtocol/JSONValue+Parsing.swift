@@ -1,51 +1,63 @@
-import NIOCore
-
-/// Why a text could not be parsed as JSON.
+/// Why a text could not be parsed as JSON: the one JSON error type (the parser's, and NodeServer's scanner's).
 public struct JSONParseError: Error, Equatable, CustomStringConvertible {
     /// Byte offset in the input where parsing stopped.
     public var offset: Int
     public var reason: String
+
+    public init(offset: Int, reason: String) {
+        self.offset = offset
+        self.reason = reason
+    }
 
     public var description: String { "invalid JSON at byte \(self.offset): \(self.reason)" }
 }
 
 extension JSONValue {
     /// Parses a complete JSON text (RFC 8259); surrounding whitespace is allowed, trailing data is not.
-    public init(parsing text: String) throws {
+    public init(parsing text: String) throws(JSONParseError) {
         var text = text
-        self = try text.withUTF8 { try JSONValue(parsingBytes: $0) }
-    }
-
-    /// Parses the readable bytes of `buffer` as one JSON text.
-    public init(parsing buffer: ByteBuffer) throws {
-        self = try buffer.withUnsafeReadableBytes { raw in
-            try JSONValue(parsingBytes: raw.assumingMemoryBound(to: UInt8.self))
-        }
+        self = try text.withUTF8 { Self.parseResult($0) }.get()
     }
 
     /// Parses UTF-8 `bytes` as one JSON text.
-    public init(parsing bytes: [UInt8]) throws {
-        self = try bytes.withUnsafeBufferPointer { try JSONValue(parsingBytes: $0) }
+    public init(parsing bytes: some Collection<UInt8>) throws(JSONParseError) {
+        if let parsed = bytes.withContiguousStorageIfAvailable({ Self.parseResult($0) }) {
+            self = try parsed.get()
+        } else {
+            self = try Array(bytes).withUnsafeBufferPointer { Self.parseResult($0) }.get()
+        }
     }
 
-    init(parsingBytes bytes: UnsafeBufferPointer<UInt8>) throws {
+    /// Parses the UTF-8 bytes in `raw` as one JSON text.
+    public init(parsing raw: UnsafeRawBufferPointer) throws(JSONParseError) {
+        try self.init(parsingBytes: raw.assumingMemoryBound(to: UInt8.self))
+    }
+
+    private static func parseResult(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONParseError> {
+        Result { () throws(JSONParseError) in try JSONValue(parsingBytes: bytes) }
+    }
+
+    /// Parses UTF-8 `bytes` as one JSON text.
+    public init(parsingBytes bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) {
         var parser = JSONParser(bytes: bytes)
         self = try parser.parseDocument()
     }
 }
 
-/// A recursive-descent JSON parser over UTF-8 bytes.
+/// A recursive-descent JSON parser over UTF-8 bytes (RFC 8259). Like NodeServer's validating scanner it
+/// takes string contents as they come: bytes that are not UTF-8 and unpaired surrogate escapes become U+FFFD.
 struct JSONParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var depth = 0
-    private static let maxDepth = 512
+    /// Deepest nesting accepted, the same as NodeServer's scanner: both accept exactly the same texts.
+    static let maxDepth = 256
 
     init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
     }
 
-    mutating func parseDocument() throws -> JSONValue {
+    mutating func parseDocument() throws(JSONParseError) -> JSONValue {
         let value = try self.parseValue()
         self.skipWhitespace()
         guard self.index == self.bytes.count else { throw self.error("unexpected data after the JSON value") }
@@ -65,7 +77,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseValue() throws -> JSONValue {
+    private mutating func parseValue() throws(JSONParseError) -> JSONValue {
         self.skipWhitespace()
         guard self.index < self.bytes.count else { throw self.error("unexpected end of input") }
         switch self.bytes[self.index] {
@@ -80,7 +92,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseLiteral(_ word: StaticString, _ value: JSONValue) throws -> JSONValue {
+    private mutating func parseLiteral(_ word: StaticString, _ value: JSONValue) throws(JSONParseError) -> JSONValue {
         let count = word.utf8CodeUnitCount
         guard self.index + count <= self.bytes.count else { throw self.error("unexpected end of input") }
         for offset in 0..<count where self.bytes[self.index + offset] != word.utf8Start[offset] {
@@ -90,12 +102,12 @@ struct JSONParser {
         return value
     }
 
-    private mutating func enter() throws {
+    private mutating func enter() throws(JSONParseError) {
         self.depth += 1
         guard self.depth <= Self.maxDepth else { throw self.error("nesting too deep") }
     }
 
-    private mutating func parseObject() throws -> JSONValue {
+    private mutating func parseObject() throws(JSONParseError) -> JSONValue {
         try self.enter()
         defer { self.depth -= 1 }
         self.index += 1  // {
@@ -129,7 +141,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseArray() throws -> JSONValue {
+    private mutating func parseArray() throws(JSONParseError) -> JSONValue {
         try self.enter()
         defer { self.depth -= 1 }
         self.index += 1  // [
@@ -153,93 +165,50 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseString() throws -> String {
+    /// Validates a string (escapes, no control characters) and decodes it with ``JSONString/unescaped(_:)``.
+    private mutating func parseString() throws(JSONParseError) -> String {
         self.index += 1  // opening quote
         let start = self.index
-        // Fast path: no escapes.
-        while self.index < self.bytes.count {
-            let byte = self.bytes[self.index]
-            if byte == UInt8(ascii: "\"") {
-                let slice = UnsafeBufferPointer(rebasing: self.bytes[start..<self.index])
-                self.index += 1
-                guard let string = String(validating: slice, as: UTF8.self) else {
-                    throw self.error("invalid UTF-8 in string")
-                }
-                return string
-            }
-            if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw self.error("control character in string") }
-            self.index += 1
-        }
-        var scalars: [UInt8] = Array(self.bytes[start..<self.index])
+        var escaped = false
         while self.index < self.bytes.count {
             let byte = self.bytes[self.index]
             switch byte {
             case UInt8(ascii: "\""):
+                let body = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: self.bytes[start..<self.index]))
                 self.index += 1
-                guard let string = String(validating: scalars, as: UTF8.self) else {
-                    throw self.error("invalid UTF-8 in string")
-                }
-                return string
+                return escaped ? JSONString.unescaped(body) : String(decoding: body, as: UTF8.self)
             case UInt8(ascii: "\\"):
+                escaped = true
                 self.index += 1
                 guard self.index < self.bytes.count else { throw self.error("unexpected end of input") }
-                let escaped = self.bytes[self.index]
-                self.index += 1
-                switch escaped {
-                case UInt8(ascii: "\""): scalars.append(UInt8(ascii: "\""))
-                case UInt8(ascii: "\\"): scalars.append(UInt8(ascii: "\\"))
-                case UInt8(ascii: "/"): scalars.append(UInt8(ascii: "/"))
-                case UInt8(ascii: "b"): scalars.append(0x08)
-                case UInt8(ascii: "f"): scalars.append(0x0C)
-                case UInt8(ascii: "n"): scalars.append(0x0A)
-                case UInt8(ascii: "r"): scalars.append(0x0D)
-                case UInt8(ascii: "t"): scalars.append(0x09)
+                switch self.bytes[self.index] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    self.index += 1
                 case UInt8(ascii: "u"):
-                    var code = try self.parseHex4()
-                    if (0xD800...0xDBFF).contains(code) {
-                        guard self.index + 1 < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\\"),
-                            self.bytes[self.index + 1] == UInt8(ascii: "u")
-                        else { throw self.error("unpaired surrogate") }
-                        self.index += 2
-                        let low = try self.parseHex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw self.error("unpaired surrogate") }
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                    } else if (0xDC00...0xDFFF).contains(code) {
-                        throw self.error("unpaired surrogate")
+                    guard self.index + 4 < self.bytes.count else { throw self.error("unexpected end of input") }
+                    for offset in 1...4 where !Self.isHexDigit(self.bytes[self.index + offset]) {
+                        throw self.error("invalid \\u escape")
                     }
-                    guard let scalar = Unicode.Scalar(code) else { throw self.error("invalid \\u escape") }
-                    scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
+                    self.index += 5
                 default: throw self.error("invalid escape")
                 }
             default:
                 if byte < 0x20 { throw self.error("control character in string") }
-                scalars.append(byte)
                 self.index += 1
             }
         }
         throw self.error("unterminated string")
     }
 
-    private mutating func parseHex4() throws -> UInt32 {
-        guard self.index + 4 <= self.bytes.count else { throw self.error("unexpected end of input") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = self.bytes[self.index]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw self.error("invalid \\u escape")
-            }
-            value = value << 4 | UInt32(digit)
-            self.index += 1
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): true
+        default: false
         }
-        return value
     }
 
-    private mutating func parseNumber() throws -> JSONValue {
+    private mutating func parseNumber() throws(JSONParseError) -> JSONValue {
         let start = self.index
         var isIntegral = true
         if self.bytes[self.index] == UInt8(ascii: "-") { self.index += 1 }
