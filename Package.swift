@@ -176,6 +176,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
+                "ClusterCore",
                 "RocketWSClient",
                 "RocketWSTestKit",
                 .product(name: "NIOCore", package: "swift-nio"),

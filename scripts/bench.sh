@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's own figures: rocketws-admin bench against a fresh single release node, then against a fresh
-# 3-node cluster (subscribers on n2 and n3, emits to n1). RUNS runs each; prints every run and the medians.
+# 3-node cluster (subscribers on n2 and n3, emits to n1), then the same cluster with --history-size 100. RUNS
+# runs each; prints every run and the medians, and the history gauges (kept messages and their bytes).
 #   env: RUNS (3)  SUBS (1000)  MSGS (20000)
 set -u
 bin=${1:-.build/release}
@@ -10,10 +11,10 @@ state=$(mktemp -d)
 trap stop_nodes EXIT
 ulimit -n 65536 2>/dev/null || true
 
-start_node() {  # i join
-  local i=$1 join=$2
+start_node() {  # i join [extra flags...]
+  local i=$1 join=$2; shift 2
   "$bin/rocketws-node" --node-name "b$i" --ws-conn "127.0.0.1:2680$i" --ms-conn "127.0.0.1:2690$i" \
-    --peer-conn "127.0.0.1:2670$i" $join --log-level warning > "$state/node$i.log" 2>&1 &
+    --peer-conn "127.0.0.1:2670$i" $join --log-level warning "$@" > "$state/node$i.log" 2>&1 &
   pids+=($!)
 }
 run() {  # label ws-urls extra-args...
@@ -35,6 +36,14 @@ echo "== three nodes (subscribers on n2 and n3, emits to n1)"
 start_node 1 ""; start_node 2 "--join 127.0.0.1:26701"; start_node 3 "--join 127.0.0.1:26701"; wait_alive 26901 3 || exit 1
 run cluster-burst ws://127.0.0.1:26802/,ws://127.0.0.1:26803/
 run cluster-1000ps ws://127.0.0.1:26802/,ws://127.0.0.1:26803/ --rate 1000 --messages 10000
+stop_nodes
+
+echo "== three nodes with --history-size 100 (same load: every message numbered by its channel's owner and copied to the backup)"
+start_node 1 "" --history-size 100; start_node 2 "--join 127.0.0.1:26701" --history-size 100
+start_node 3 "--join 127.0.0.1:26701" --history-size 100; wait_alive 26901 3 || exit 1
+run cluster-burst-history ws://127.0.0.1:26802/,ws://127.0.0.1:26803/
+run cluster-1000ps-history ws://127.0.0.1:26802/,ws://127.0.0.1:26803/ --rate 1000 --messages 10000
+curl -s http://127.0.0.1:26901/metrics http://127.0.0.1:26902/metrics http://127.0.0.1:26903/metrics | grep -E '^rocketws_history_(messages|bytes) ' | tee "$state/history-metrics.txt"
 stop_nodes
 
 python3 - "$state/results.jsonl" <<'PY'

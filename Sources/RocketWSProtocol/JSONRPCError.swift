@@ -56,6 +56,12 @@ public struct JSONRPCError: Error, Equatable, Sendable, CustomStringConvertible 
     public static func unauthorized(_ why: String) -> JSONRPCError {
         JSONRPCError(code: -32005, message: "Unauthorized: \(why)")
     }
+    /// -32004: `history`, or `subscribe` with `history` or `recover`, on a node whose history is off.
+    public static let historyOff = JSONRPCError(code: -32004, message: "History is off on this node: start it with --history-size N")
+    /// -32006: an emit (or a history read) to a history channel whose owner was not ready within 5 s: retry.
+    public static func notAccepted(_ why: String) -> JSONRPCError {
+        JSONRPCError(code: -32006, message: "Not accepted, retry: \(why)")
+    }
     /// -32001: a per-connection limit was reached.
     public static func limitExceeded(_ why: String) -> JSONRPCError {
         JSONRPCError(code: -32001, message: "Limit exceeded: \(why)")

@@ -56,6 +56,12 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("peer-queue-bytes"), help: "Bytes queued for one peer node before frames to it are dropped and counted.")
     var peerQueueBytes = 64 << 20
 
+    @Option(name: .customLong("history-size"), help: "Channel messages kept per channel for recovery (emit and send_data); 0 turns history off.")
+    var historySize = 0
+
+    @Option(name: .customLong("history-ttl-s"), help: "Seconds a kept message stays recoverable.")
+    var historyTTLSeconds = 300
+
     @Option(name: .customLong("max-channels"), help: "Most channels one WebSocket connection may subscribe to.")
     var maxChannels = 128
 
@@ -150,6 +156,8 @@ struct NodeCommand: AsyncParsableCommand {
         guard maxQueueBytes >= 1024 else { throw ValidationError("--max-queue-bytes must be at least 1024") }
         guard peerQueueBytes >= 65_536 else { throw ValidationError("--peer-queue-bytes must be at least 65536") }
         guard maxChannels > 0, maxConnections > 0, maxRequestsPerSecond > 0 else { throw ValidationError("limits must be positive") }
+        guard (0...1_000_000).contains(historySize) else { throw ValidationError("--history-size must be between 0 (off) and 1000000") }
+        guard (1...86_400 * 7).contains(historyTTLSeconds) else { throw ValidationError("--history-ttl-s must be a number of seconds above 0 (at most 604800)") }
         for (flag, value) in [
             ("--ping-interval-s", pingIntervalSeconds), ("--pong-timeout-s", pongTimeoutSeconds),
             ("--handshake-timeout-s", handshakeTimeoutSeconds), ("--http-idle-timeout-s", httpIdleTimeoutSeconds),
@@ -183,6 +191,8 @@ struct NodeCommand: AsyncParsableCommand {
         config.join = (join ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
         config.clusterSecret = clusterSecret.flatMap { $0.isEmpty ? nil : $0 }
         config.peerQueueBytes = peerQueueBytes
+        config.history.size = historySize
+        config.history.ttlSeconds = historyTTLSeconds
         if let cert = peerTLSCert, let key = peerTLSKey, let ca = peerTLSCA, !cert.isEmpty {
             config.peerTLS = PeerTLSFiles(certificatePath: cert, keyPath: key, caPath: ca)
         }

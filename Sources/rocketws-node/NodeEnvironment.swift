@@ -7,6 +7,7 @@ extension Environment {
         "max-message-bytes", "max-queue-bytes", "max-channels", "max-connections", "allowed-origins", "max-requests-per-second", "private-channel-secret", "token-secret", "flush-delay-us", "max-flush-delay-us", "fan-out-nice", "threads", "log-level",
         "ping-interval-s", "pong-timeout-s", "handshake-timeout-s", "http-idle-timeout-s",
         "amqp-url", "amqp-queue", "amqp-prefetch", "amqp-message-ttl-s", "amqp-heartbeat-s",
+        "history-size", "history-ttl-s",
     ]
 }
 

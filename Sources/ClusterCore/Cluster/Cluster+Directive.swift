@@ -34,6 +34,16 @@ extension Cluster {
         case completeVisibility(RequestID)
         /// The members other than this node, as status queries show them.
         case publishMembers([MemberView])
+        /// Hand a history channel's entry to the local subscribers (frames carry `epoch` and the offset). With
+        /// `ack`, answer `from` with an ack frame carrying the count; when `from` is this node, report the count
+        /// through ``Cluster/Instance/historyDelivered(requestID:count:now:)`` instead.
+        case deliverHistory(channel: String, epoch: String, entry: History.Entry<Data>, from: String, ack: RequestID?)
+        /// Complete the history emit `request`.
+        case completeHistoryAppend(RequestID, History.AppendOutcome)
+        /// Complete the history read `request`.
+        case completeHistoryRead(RequestID, History.ReadOutcome<Data>)
+        /// The messages and bytes this node keeps (owner and backup copies alike), for the gauges.
+        case publishHistory(messages: Int, bytes: Int)
         /// Add `by` to the node's counter `counter`.
         case count(Counter, by: Int)
         /// Something worth a log line.
@@ -52,6 +62,8 @@ extension Cluster {
         case forwardsDropped
         /// Frames from a peer that did not decode.
         case malformedFrames
+        /// Channels this node took over (a transfer to it, or a takeover after its holder died).
+        case channelOwnerChanges
     }
 
     /// Events the shell logs.

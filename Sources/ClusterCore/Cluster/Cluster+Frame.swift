@@ -31,6 +31,7 @@ extension Cluster {
         /// A presence question or order for this node's own connections.
         case presenceRequest(requestID: RequestID, request: PresenceRequest)
         case presenceReply(requestID: RequestID, reply: PresenceReply)
+        case history(History.Message<Data>)
     }
 
     /// What the mesh did with one frame handed to it.

@@ -25,14 +25,14 @@ extension Cluster {
         var presenceDeadlines = DeadlineQueue()
         public var myself: Membership.Member { membership.myself }
 
-        private var stopping = false
+        var stopping = false
         /// After `stop()`: no more ticks are asked for.
         private var stopped = false
         private var nextRequestID: RequestID = 1
         var pending: [RequestID: PendingRequest] = [:]
         /// Deadlines of pending requests in the order they were made (one timeout per kind, so each queue is
         /// sorted); entries of requests answered before are skipped when they come due.
-        private var forwardDeadlines = DeadlineQueue()
+        var forwardDeadlines = DeadlineQueue()
         private var statsDeadlines = DeadlineQueue()
         private var waiters: [VisibilityWaiter] = []
         private var outboxes: [String: [OutboxEntry<Data>]] = [:]
@@ -41,9 +41,12 @@ extension Cluster {
         private var digestAt: Duration?
         /// The instant the shell's timer is set for (nil: none set or it fired).
         private var armedAt: Duration?
+        /// Channel streams, their holders' state and the history requests this node waits for.
+        var history: HistoryState<Data>
 
         public init(myself: Membership.Member, settings: Settings, seed: UInt64) {
             self.settings = settings
+            self.history = HistoryState(settings: settings.history)
             self.membership = Membership.Instance(myself: myself, settings: settings.membership, seed: seed)
             self.interest = InterestTable(nodeName: myself.name, epoch: myself.incarnation, settings: settings.interest)
             self.presence = PresenceTable(nodeName: myself.name, epoch: myself.incarnation, settings: settings.presence)
@@ -90,6 +93,8 @@ extension Cluster {
             digestAt = nil
             var out: [Directive<Data>] = []
             absorb(membership.leave(now: now), now: now, into: &out)
+            // This node leaves every ranking: the streams it holds go to their next owners.
+            if history.settings.isEnabled { historyMembersChanged(now: now, into: &out) }
             arm(&out)
             return out
         }
@@ -102,6 +107,7 @@ extension Cluster {
             for id in pending.keys.sorted() { finish(id, into: &out) }
             for waiter in waiters { out.append(.completeVisibility(waiter.id)) }
             waiters.removeAll()
+            historyStop(into: &out)
             membershipTickAt = nil
             digestAt = nil
             outboxRetryAt = nil
@@ -279,7 +285,7 @@ extension Cluster {
         /// twice); status queries wait for the link to come back, within their timeout.
         public mutating func linkDown(name: String, now: Duration) -> [Directive<Data>] {
             var out: [Directive<Data>] = []
-            for id in pending.keys.sorted() where pending[id]?.kind == .counts {
+            for id in pending.keys.sorted() where pending[id]?.kind != .stats {
                 answered(id, by: name, into: &out) { _ in }
             }
             absorb(membership.onPeerDisconnected(name: name, now: now), now: now, into: &out)
@@ -309,6 +315,9 @@ extension Cluster {
                 return out
             case .presenceReply(let id, let reply):
                 answered(id, by: peer, into: &out) { $0.replies.append(reply) }
+            case .history(let message):
+                guard history.settings.isEnabled else { return out }
+                onHistory(message, from: peer, now: now, into: &out)
             case .membership(let message):
                 absorb(membership.onMessage(message, from: peer, now: now), now: now, into: &out)
             case .interest(let message):
@@ -351,6 +360,10 @@ extension Cluster {
             while let id = forwardDeadlines.popDue(now) { finish(id, into: &out) }
             while let id = statsDeadlines.popDue(now) { finish(id, into: &out) }
             while let id = presenceDeadlines.popDue(now) { finish(id, into: &out) }
+            if let at = history.tickAt, at <= now {
+                history.tickAt = nil
+                historyTick(now: now, into: &out)
+            }
             for waiter in waiters where waiter.deadline <= now && waiter.isActivation {
                 visibilityTimedOut(waiter, now: now, into: &out)
             }
@@ -370,7 +383,7 @@ extension Cluster {
             guard !stopped else { return }
             var next = [
                 membershipTickAt, digestAt, outboxRetryAt, forwardDeadlines.first, statsDeadlines.first, presenceDeadlines.first,
-                presenceFlushAt, presenceHold.nextDeadline,
+                presenceFlushAt, presenceHold.nextDeadline, history.tickAt,
             ].compactMap { $0 }.min()
             for waiter in waiters where next == nil || waiter.deadline < next! { next = waiter.deadline }
             guard let next, armedAt.map({ next < $0 }) ?? true else { return }
@@ -384,10 +397,12 @@ extension Cluster {
             case .counts: out.append(.completeCounts(id, request.counts))
             case .stats: out.append(.completeStats(id, request.stats))
             case .presence: out.append(.completePresence(id, request.replies))
+            case .history(let reply, let epoch, let offset):
+                historyReleased(reply, History.Appended(epoch: epoch, offset: offset, counts: request.counts), into: &out)
             }
         }
 
-        private mutating func answered(_ id: RequestID, by peer: String, into out: inout [Directive<Data>], _ record: (inout PendingRequest) -> Void) {
+        mutating func answered(_ id: RequestID, by peer: String, into out: inout [Directive<Data>], _ record: (inout PendingRequest) -> Void) {
             guard var request = pending[id], request.waiting.remove(peer) != nil else { return }
             record(&request)
             pending[id] = request
@@ -440,6 +455,7 @@ extension Cluster {
             }
             if membersChanged {
                 out.append(.publishMembers(memberViews))
+                if history.settings.isEnabled { historyMembersChanged(now: now, into: &out) }
                 checkVisibility(into: &out)
             }
         }
@@ -495,7 +511,7 @@ extension Cluster.Frame {
         case .push(let push): push.requestID == 0 ? nil : push.requestID
         case .statsRequest(let id): id
         case .presenceRequest(let id, _): id
-        case .membership, .interest, .ack, .statsResponse, .presence, .presenceReply: nil
+        case .membership, .interest, .ack, .statsResponse, .presence, .presenceReply, .history: nil
         }
     }
 }

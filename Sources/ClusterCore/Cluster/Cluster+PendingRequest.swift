@@ -1,7 +1,11 @@
 extension Cluster {
     /// A request waiting for answers from several peers.
     struct PendingRequest: Sendable {
-        enum Kind: Sendable { case counts, stats, presence }
+        enum Kind: Sendable, Equatable {
+            case counts, stats, presence
+            /// A history message handed out: its answer goes to `reply` once the deliveries are counted.
+            case history(reply: AppendReply, epoch: String, offset: UInt64)
+        }
         var kind: Kind
         var waiting: Set<String>
         var counts: [NodeCount] = []

@@ -21,6 +21,8 @@ extension Cluster {
         public var statsTimeout: Duration = .seconds(1)
         /// How often frames waiting in an outbox are offered to the mesh again.
         public var outboxRetryInterval: Duration = .milliseconds(10)
+        /// Channel history (off unless `size` > 0).
+        public var history = History.Settings()
 
         public init() {}
     }

@@ -7,6 +7,9 @@ public protocol ClusterDeliveryDelegate: AnyObject, Sendable {
     func deliverForwarded(channel: String, data: ByteBuffer, timestamp: Int) -> DeliveryReceipt
     /// Pushes a `notify_all` forwarded by another node to every local client.
     func deliverForwardedBroadcast(data: ByteBuffer, timestamp: Int) -> DeliveryReceipt
+    /// Pushes an entry of a history channel (its frame carries `epoch` and the entry's offset) to the local
+    /// subscribers; an entry this node accepted (its key's origin) skips the `send_data` sender.
+    func deliverHistory(channel: String, epoch: String, entry: History.Entry<ByteBuffer>) -> DeliveryReceipt
     /// This node's counts, for another node's status query.
     func localStats() -> LocalStats
     /// Pushes presence joins and leaves to the local subscribers of their channels.

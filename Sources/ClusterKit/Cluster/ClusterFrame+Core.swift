@@ -2,7 +2,16 @@ import NIOCore
 
 extension ClusterFrame {
     /// Encodes one of the core's frames into its kind and payload (a push's data is written as is).
-    public static func encode(_ frame: Cluster.Frame<ByteBuffer>, allocator: ByteBufferAllocator) -> (kind: Kind, payload: ByteBuffer) {
+    public static func encode(_ frame: Cluster.Frame<ByteBuffer>, allocator: ByteBufferAllocator) -> (kind: UInt8, payload: ByteBuffer) {
+        if case .history(let message) = frame {
+            let (kind, payload) = encodeHistory(message, allocator: allocator)
+            return (kind.rawValue, payload)
+        }
+        let (kind, payload) = encodeCore(frame, allocator: allocator)
+        return (kind.rawValue, payload)
+    }
+
+    private static func encodeCore(_ frame: Cluster.Frame<ByteBuffer>, allocator: ByteBufferAllocator) -> (kind: Kind, payload: ByteBuffer) {
         switch frame {
         case .membership(let message):
             return (.membership, bytes(message.encoded(), allocator: allocator))
@@ -23,11 +32,14 @@ extension ClusterFrame {
             return (.presenceRequest, bytes(request.encoded(id: id), allocator: allocator))
         case .presenceReply(let id, let reply):
             return (.presenceReply, bytes(reply.encoded(id: id), allocator: allocator))
+        case .history:
+            preconditionFailure("history frames are encoded by encodeHistory")
         }
     }
 
     /// Decodes a frame of `kind` from the peer called `peer`; nil when the kind is unknown or the payload malformed.
     public static func decode(kind: UInt8, payload: ByteBuffer, from peer: String) -> Cluster.Frame<ByteBuffer>? {
+        if let kind = HistoryKind(rawValue: kind) { return decodeHistory(kind, payload).map { .history($0) } }
         guard let kind = Kind(rawValue: kind) else { return nil }
         switch kind {
         case .membership:

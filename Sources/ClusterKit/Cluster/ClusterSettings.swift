@@ -21,6 +21,8 @@ public struct ClusterSettings: Sendable {
     public var visibilityTimeout: Duration = .seconds(1)
     /// How long status queries wait for the other nodes' counts.
     public var statsTimeout: Duration = .seconds(1)
+    /// Channel history (off unless `history.size` > 0).
+    public var history = History.Settings()
 
     public init(nodeName: String, advertisedAddress: String, incarnation: UInt64) {
         self.nodeName = nodeName
@@ -36,6 +38,7 @@ public struct ClusterSettings: Sendable {
         core.forwardTimeout = forwardTimeout
         core.visibilityTimeout = visibilityTimeout
         core.statsTimeout = statsTimeout
+        core.history = history
         return core
     }
 }

@@ -75,7 +75,7 @@ extension ClusterShell {
     func answerPresence(_ id: Cluster.RequestID, _ request: PresenceRequest, to peer: String) {
         let send: @Sendable (PresenceReply) -> Void = { [mesh, allocator = ByteBufferAllocator()] reply in
             let (kind, payload) = ClusterFrame.encode(.presenceReply(requestID: id, reply: reply), allocator: allocator)
-            mesh.send(kind: kind.rawValue, payload: payload, to: peer)
+            mesh.send(kind: kind, payload: payload, to: peer)
         }
         switch request {
         case .counts(let channel, let perUser):

@@ -25,6 +25,11 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
     private var statsRequests: [Cluster.RequestID: EventLoopPromise<[LocalStats]>] = [:]
     private var visibilityRequests: [Cluster.RequestID: EventLoopPromise<Void>] = [:]
     var presenceRequests: [Cluster.RequestID: EventLoopPromise<[PresenceReply]>] = [:]
+    private var historyAppends: [Cluster.RequestID: EventLoopPromise<History.AppendOutcome>] = [:]
+    private var historyReads: [Cluster.RequestID: EventLoopPromise<History.ReadOutcome<ByteBuffer>>] = [:]
+    private let ownerChanges: Counter
+    /// Messages and bytes of history this node keeps, as the instance last published them.
+    private let historyKept = Mutex<(messages: Int, bytes: Int)>((0, 0))
     private let forwardsSent: Counter
     private let forwardsDropped: Counter
     private let malformedFrames: Counter
@@ -47,6 +52,7 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
         self.forwardsSent = Counter(label: "rocketws_forwards_sent_total", dimensions: [], factory: metrics)
         self.forwardsDropped = Counter(label: "rocketws_forwards_dropped_total", dimensions: [], factory: metrics)
         self.malformedFrames = Counter(label: "rocketws_cluster_malformed_frames_total", dimensions: [], factory: metrics)
+        self.ownerChanges = Counter(label: "rocketws_channel_owner_changes_total", dimensions: [], factory: metrics)
     }
 
     public func setDelegate(_ delegate: any ClusterDeliveryDelegate) {
@@ -139,6 +145,35 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
         }.hop(to: eventLoop)
     }
 
+    // MARK: History
+
+    /// Emits to a history channel through its owner (see ``Cluster/Instance/historyAppend(channel:data:bytes:timestamp:now:)``).
+    public func historyAppend(channel: String, data: ByteBuffer, timestamp: Int, tag: UInt64, on eventLoop: any EventLoop) -> EventLoopFuture<History.AppendOutcome> {
+        onLoop(answeringOn: eventLoop) { [self] in
+            // Kept in storage of its own size, not as a slice that holds the whole request buffer.
+            var kept = allocator.buffer(capacity: data.readableBytes)
+            kept.writeImmutableBuffer(data)
+            let (answer, directives) = instance.historyAppend(channel: channel, data: kept, bytes: kept.readableBytes, timestamp: timestamp, tag: tag, now: now)
+            return carryOut(answer, directives, pending: \.historyAppends)
+        }
+    }
+
+    /// Reads a history channel's kept messages from its owner (nil: no owner answered in time).
+    public func historyRead(channel: String, after: UInt64?, limit: Int?, unixTime: Int, on eventLoop: any EventLoop) -> EventLoopFuture<History.ReadOutcome<ByteBuffer>> {
+        onLoop(answeringOn: eventLoop) { [self] in
+            let (answer, directives) = instance.historyRead(channel: channel, after: after, limit: limit, unixTime: unixTime, now: now)
+            return carryOut(answer, directives, pending: \.historyReads)
+        }
+    }
+
+    /// Messages and bytes of history this node keeps (owner and backup copies alike).
+    public var historyKeptCounts: (messages: Int, bytes: Int) { historyKept.withLock { $0 } }
+
+    private func onLoop<Value: Sendable>(answeringOn eventLoop: any EventLoop, _ body: @escaping @Sendable () -> EventLoopFuture<Value>) -> EventLoopFuture<Value> {
+        if loop.inEventLoop { return body().hop(to: eventLoop) }
+        return loop.flatSubmit(body).hop(to: eventLoop)
+    }
+
     /// Runs a forward on the cluster loop: directly when called there (backends are served on it), else with one
     /// hop, and none at all for a cluster of one (read from the published members, so without a hop).
     private func onClusterLoop(
@@ -182,10 +217,10 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
             switch directive {
             case .send(let frame, let peers):
                 let (kind, payload) = ClusterFrame.encode(frame, allocator: allocator)
-                for peer in peers { mesh.send(kind: kind.rawValue, payload: payload, to: peer) }
+                for peer in peers { mesh.send(kind: kind, payload: payload, to: peer) }
             case .sendReporting(let frame, let peers):
                 let (kind, payload) = ClusterFrame.encode(frame, allocator: allocator)
-                let outcomes = peers.map { Self.outcome(mesh.send(kind: kind.rawValue, payload: payload, to: $0)) }
+                let outcomes = peers.map { Self.outcome(mesh.send(kind: kind, payload: payload, to: $0)) }
                 execute(instance.sent(frame, to: peers, outcomes: outcomes, now: now))
             case .offerOutbox(let peer, let frames):
                 execute(instance.outboxOffered(to: peer, outcomes: offer(frames, to: peer), now: now))
@@ -209,6 +244,14 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
                 presenceRequests.removeValue(forKey: id)?.succeed(replies)
             case .presenceEvents(let events):
                 delegate?.deliverPresence(events)
+            case .deliverHistory(let channel, let epoch, let entry, let peer, let ack):
+                deliverHistory(channel: channel, epoch: epoch, entry: entry, from: peer, ack: ack)
+            case .completeHistoryAppend(let id, let outcome):
+                historyAppends.removeValue(forKey: id)?.succeed(outcome)
+            case .completeHistoryRead(let id, let range):
+                historyReads.removeValue(forKey: id)?.succeed(range)
+            case .publishHistory(let messages, let bytes):
+                historyKept.withLock { $0 = (messages, bytes) }
             case .publishMembers(let members):
                 snapshot.withLock { $0 = members }
             case .count(let counter, let amount):
@@ -227,7 +270,7 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
         var outcomes: [Cluster.SendOutcome] = []
         for frame in frames {
             let (kind, payload) = ClusterFrame.encode(frame, allocator: allocator)
-            let outcome = Self.outcome(mesh.send(kind: kind.rawValue, payload: payload, to: peer))
+            let outcome = Self.outcome(mesh.send(kind: kind, payload: payload, to: peer))
             outcomes.append(outcome)
             if outcome == .notConnected { break }
         }
@@ -252,10 +295,25 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
         }
     }
 
+    private func deliverHistory(channel: String, epoch: String, entry: History.Entry<ByteBuffer>, from peer: String, ack: Cluster.RequestID?) {
+        let receipt = delegate?.deliverHistory(channel: channel, epoch: epoch, entry: entry) ?? DeliveryReceipt(count: 0)
+        guard let ack else { return }
+        if peer == settings.nodeName {
+            execute(instance.historyDelivered(requestID: ack, count: receipt.count, now: now))
+            return
+        }
+        let frame = ClusterFrame.ack(requestID: ack, count: receipt.count, allocator: allocator)
+        let kind = ClusterFrame.Kind.ack.rawValue
+        switch receipt.settled {
+        case .some(let settled): settled.whenComplete { [mesh] _ in mesh.send(kind: kind, payload: frame, to: peer) }
+        case .none: mesh.send(kind: kind, payload: frame, to: peer)
+        }
+    }
+
     private func answerStats(_ id: Cluster.RequestID, to peer: String) {
         guard let stats = delegate?.localStats() else { return }
         let (kind, payload) = ClusterFrame.encode(.statsResponse(requestID: id, stats: stats), allocator: allocator)
-        mesh.send(kind: kind.rawValue, payload: payload, to: peer)
+        mesh.send(kind: kind, payload: payload, to: peer)
     }
 
     private func count(_ counter: Cluster.Counter) -> Counter {
@@ -263,6 +321,7 @@ public final class ClusterShell: @unchecked Sendable {  // mutable state is conf
         case .forwardsSent: forwardsSent
         case .forwardsDropped: forwardsDropped
         case .malformedFrames: malformedFrames
+        case .channelOwnerChanges: ownerChanges
         }
     }
 

@@ -45,6 +45,10 @@ public enum FuzzEntryPoints {
 
     /// One application frame through the decoder for its kind (all of them for other kinds).
     public static func _clusterFrame(kind: UInt8, payload: ByteBuffer) {
+        if let kind = ClusterFrame.HistoryKind(rawValue: kind) {
+            history(kind, payload)
+            return
+        }
         switch ClusterFrame.Kind(rawValue: kind) {
         case .membership: membership(payload)
         case .interest: interest(payload)
@@ -63,6 +67,7 @@ public enum FuzzEntryPoints {
             _ = ClusterFrame.decodeStatsRequest(payload)
             statsResponse(payload)
             presence(payload)
+            for kind in ClusterFrame.HistoryKind.allCases { history(kind, payload) }
         }
     }
 
@@ -76,6 +81,16 @@ public enum FuzzEntryPoints {
         if let (id, reply) = PresenceReply.decode(payload.readableBytesView) {
             precondition(PresenceReply.decode(reply.encoded(id: id))! == (id, reply), "presence reply does not round-trip")
         }
+    }
+
+    /// A history frame that decodes re-encodes to bytes that decode to the same bytes again (strings of invalid
+    /// UTF-8 come back repaired, so the first encoding is the reference, not the input).
+    private static func history(_ kind: ClusterFrame.HistoryKind, _ payload: ByteBuffer) {
+        guard let message = ClusterFrame.decodeHistory(kind, payload) else { return }
+        let (first, bytes) = ClusterFrame.encodeHistory(message, allocator: ByteBufferAllocator())
+        precondition(first == kind, "history frame re-encoded as another kind")
+        guard let again = ClusterFrame.decodeHistory(kind, bytes) else { return }
+        precondition(ClusterFrame.encodeHistory(again, allocator: ByteBufferAllocator()).payload == bytes, "history frame does not round-trip")
     }
 
     private static func membership(_ payload: ByteBuffer) {

@@ -39,6 +39,14 @@ public protocol ClusterLink: Service, AnyObject, Sendable {
     func presenceMembers(channel: String, on loop: any EventLoop) -> EventLoopFuture<[PresenceMember]>
     /// A backend's `disconnect` or `unsubscribe` of a user, carried out on every node; the connections affected.
     func presenceOrder(_ request: PresenceRequest, on loop: any EventLoop) -> EventLoopFuture<Int>
+    /// Whether channel history is on (`--history-size` > 0).
+    var historyEnabled: Bool { get }
+    /// Emits to a history channel through its owner; `tag` names the message on this node (unique per process).
+    func historyAppend(channel: String, data: ByteBuffer, timestamp: Int, tag: UInt64, on loop: any EventLoop) -> EventLoopFuture<History.AppendOutcome>
+    /// The kept messages of a history channel, from its owner (nil: no owner answered in time).
+    func historyRead(channel: String, after: UInt64?, limit: Int?, unixTime: Int, on loop: any EventLoop) -> EventLoopFuture<History.ReadOutcome<ByteBuffer>>
+    /// Messages and bytes of history this node keeps (owner and backup copies alike).
+    var historyKeptCounts: (messages: Int, bytes: Int) { get }
 
     /// The local stats of every other alive node (bounded wait; nodes that do not answer are left out).
     func remoteStats(on loop: any EventLoop) -> EventLoopFuture<[LocalStats]>

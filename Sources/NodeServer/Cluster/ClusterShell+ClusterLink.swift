@@ -6,6 +6,7 @@ import ServiceLifecycle
 extension ClusterShell: ClusterLink {
     public var localName: String { settings.nodeName }
     public var localIncarnation: UInt64 { settings.incarnation }
+    public var historyEnabled: Bool { settings.history.isEnabled }
 
     public var meshService: (any Service)? { mesh }
 

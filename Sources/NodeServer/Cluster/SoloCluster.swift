@@ -35,6 +35,14 @@ public final class SoloCluster: ClusterLink {
     public func forwardBroadcast(data: ByteBuffer, timestamp: Int, awaitCounts: Bool, on loop: any EventLoop) -> EventLoopFuture<[NodeCount]> {
         loop.makeSucceededFuture([])
     }
+    public var historyEnabled: Bool { false }
+    public func historyAppend(channel: String, data: ByteBuffer, timestamp: Int, tag: UInt64, on loop: any EventLoop) -> EventLoopFuture<History.AppendOutcome> {
+        loop.makeSucceededFuture(.notAccepted)
+    }
+    public func historyRead(channel: String, after: UInt64?, limit: Int?, unixTime: Int, on loop: any EventLoop) -> EventLoopFuture<History.ReadOutcome<ByteBuffer>> {
+        loop.makeSucceededFuture(nil)
+    }
+    public var historyKeptCounts: (messages: Int, bytes: Int) { (0, 0) }
     public func remoteStats(on loop: any EventLoop) -> EventLoopFuture<[LocalStats]> { loop.makeSucceededFuture([]) }
     public func remoteMembers() -> [MemberView] { [] }
     public func start() async throws -> Int? { nil }

@@ -22,6 +22,8 @@ public struct NodeConfiguration: Sendable {
     public var peerQueueBytes = PeerMeshSettings().maxQueueBytes
     /// TLS files of the peer mesh (`--peer-tls-cert`, `--peer-tls-key`, `--peer-tls-ca`); nil: h2c.
     public var peerTLS: PeerTLSFiles?
+    /// Channel history (`--history-size`, `--history-ttl-s`); off when its size is 0.
+    public var history = History.Settings()
     /// Per-client WebSocket settings (limits, queue bound, origins).
     public var webSocket = WebSocketSettings()
     /// Event loop threads; defaults to the number of cores.
@@ -49,6 +51,9 @@ extension NodeConfiguration {
         settings.mesh.maxQueueBytes = peerQueueBytes
         settings.mesh.tls = peerTLS
         settings.mesh.maxFrameBytes = max(settings.mesh.maxFrameBytes, webSocket.maxMessageBytes + 1024)
+        settings.history = history
+        // A node started alone serves history alone; one started with seeds waits for a backup.
+        settings.history.soloAllowed = join.isEmpty
         return settings
     }
 }

@@ -218,6 +218,9 @@ extension NodeAPI: BackendAPI {
         metrics.subscriptions.set(Double(hub.subscriptionCount))
         metrics.channels.set(Double(hub.channelCounts().count))
         metrics.fanOutWindow.set(Double(hub.longestWindow.nanoseconds) / 1e9)
+        let kept = cluster.historyKeptCounts
+        metrics.historyMessages.set(Double(kept.messages))
+        metrics.historyBytes.set(Double(kept.bytes))
         let members = cluster.remoteMembers()
         metrics.peersAlive.set(Double(members.filter { $0.state == .alive }.count))
         metrics.peersSuspect.set(Double(members.filter { $0.state == .suspect }.count))

@@ -45,16 +45,24 @@ extension NodeAPI {
         }
     }
 
-    /// `subscribe {"channel", "presence": true}`: a subscription that also makes the user a member.
-    func subscribeWithPresence(_ session: WebSocketSession, to channel: String, on loop: any EventLoop) -> EventLoopFuture<Outcome> {
+    /// `subscribe {"channel", "presence": true}`: the subscription `subscribing` makes (plain or with history),
+    /// which also makes the user a member once it is in place.
+    func subscribeWithPresence(
+        _ session: WebSocketSession, to channel: String, on loop: any EventLoop, subscribing: () -> EventLoopFuture<Outcome>
+    ) -> EventLoopFuture<Outcome> {
         guard tokenVerifier != nil, let identity = session.identity else {
             return loop.makeSucceededFuture(.failure(.unauthorized("presence needs a connection token (this node has no --token-secret)")))
         }
-        let answer = subscribe(session, to: channel, on: loop)
-        if session.channels.contains(channel), session.presenceChannels.insert(channel).inserted {
-            cluster.presenceJoined(channel: channel, user: identity.user, info: identity.info)
+        let cluster = self.cluster
+        let bound = NIOLoopBound(session, eventLoop: loop)
+        // The user joins once the subscription is in place (at once for a plain one already visible).
+        return subscribing().map { outcome in
+            let session = bound.value
+            if session.channels.contains(channel), session.presenceChannels.insert(channel).inserted {
+                cluster.presenceJoined(channel: channel, user: identity.user, info: identity.info)
+            }
+            return outcome
         }
-        return answer
     }
 
     /// Unsubscribes `session` from `channel` (and from its presence).

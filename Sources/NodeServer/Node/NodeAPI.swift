@@ -1,5 +1,7 @@
 import ClusterKit
+import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +20,9 @@ public final class NodeAPI: Sendable {
     /// Checks connection tokens when `--token-secret` is set.
     let tokenVerifier: ConnectionTokenVerifier?
     let allocator = ByteBufferAllocator()
+    /// Tags of this node's history emits (their message keys), and the `send_data` senders they skip.
+    let historyTags = Atomic<UInt64>(0)
+    let historySenders = NIOLockedValueBox<[UInt64: HistorySender]>([:])
 
     init(hub: LocalHub, cluster: any ClusterLink, metrics: NodeMetrics, settings: WebSocketSettings, advertisedAddress: String) {
         self.hub = hub
@@ -104,8 +109,16 @@ public final class NodeAPI: Sendable {
                 {
                     return loop.makeSucceededFuture(.failure(refusal))
                 }
-                guard request.paramsValue()?["presence"] == .bool(true) else { return subscribe(session, to: channel, on: loop) }
-                return subscribeWithPresence(session, to: channel, on: loop)
+                let withPresence = request.paramsValue()?["presence"] == .bool(true)
+                switch Self.historyAsk(request) {
+                case .failure(let error): return loop.makeSucceededFuture(.failure(error))
+                case .success(.some(let ask)):
+                    guard withPresence else { return subscribeWithHistory(session, to: channel, ask: ask, on: loop) }
+                    return subscribeWithPresence(session, to: channel, on: loop) { subscribeWithHistory(session, to: channel, ask: ask, on: loop) }
+                case .success(.none):
+                    guard withPresence else { return subscribe(session, to: channel, on: loop) }
+                    return subscribeWithPresence(session, to: channel, on: loop) { subscribe(session, to: channel, on: loop) }
+                }
             }
         case "connect":
             return connect(request, session: session, on: loop)
@@ -129,6 +142,9 @@ public final class NodeAPI: Sendable {
             case .success(let params):
                 guard session.channels.contains(params.channel) else {
                     return loop.makeSucceededFuture(.failure(.notSubscriber(params.channel)))
+                }
+                if cluster.historyEnabled {
+                    return publishWithHistory(params, excluding: session, on: loop).map { $0.map { .object(["emitted": .int($0.total)]) } }
                 }
                 return publish(params, excluding: session, awaitCounts: !request.isNotification, on: loop)
                     .map { .success(.object(["emitted": .int($0.total)])) }
@@ -177,6 +193,11 @@ public final class NodeAPI: Sendable {
             switch request.channelAndData() {
             case .failure(let error): return loop.makeSucceededFuture(.failure(error))
             case .success(let params):
+                if cluster.historyEnabled {
+                    return publishWithHistory(params, excluding: nil, on: loop).map { result in
+                        result.map { .object(["emitted": .int($0.total), "nodes": .int($0.nodes), "epoch": .string($0.epoch), "offset": .int(Int(clamping: $0.offset))]) }
+                    }
+                }
                 return publish(params, excluding: nil, awaitCounts: awaitCounts, on: loop)
                     .map { .success(.object(["emitted": .int($0.total), "nodes": .int($0.nodes)])) }
             }
@@ -201,6 +222,8 @@ public final class NodeAPI: Sendable {
             return clusterStatus(on: loop)
         case "presence", "presence_stats", "disconnect", "unsubscribe":
             return backendPresenceMethod(request, on: loop)
+        case "history":
+            return historyMethod(request, on: loop)
         case "flush_dead_clients":
             return hub.flushDeadSessions().hop(to: loop).map { .success(.object(["flushed": .int($0)])) }
         case "ping":

@@ -34,6 +34,10 @@ public final class NodeMetrics: Sendable {
     let handshakeTimeouts: Counter
     let tokensRefused: Counter
     let presenceEventsOut: Counter
+    let historyMessages: Gauge
+    let historyBytes: Gauge
+    let recoveriesTrue: Counter
+    let recoveriesFalse: Counter
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -72,6 +76,10 @@ public final class NodeMetrics: Sendable {
         handshakeTimeouts = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "handshake_timeouts_total", unitName: "", helpText: "Connections closed because their first HTTP request head was not complete within the handshake timeout"))
         tokensRefused = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "tokens_refused_total", unitName: "", helpText: "Connections refused for a missing, malformed, wrongly signed or expired connection token (401 or -32005)"))
         presenceEventsOut = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "presence_events_out_total", unitName: "", helpText: "Presence join and leave pushes written to local clients"))
+        historyMessages = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "history_messages", unitName: "", helpText: "History messages kept on this node (owner and backup copies)"))
+        historyBytes = registry.makeGauge(descriptor: .init(namespace: "rocketws", metricName: "history_bytes", unitName: "", helpText: "Bytes of the data of the history messages kept on this node"))
+        recoveriesTrue = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "recoveries_total", unitName: "", helpText: "subscribe with recover on this node, by outcome"), labels: [("recovered", "true")])
+        recoveriesFalse = registry.makeCounter(descriptor: .init(namespace: "rocketws", metricName: "recoveries_total", unitName: "", helpText: "subscribe with recover on this node, by outcome"), labels: [("recovered", "false")])
         fanOutWindow = registry.makeGauge(
             descriptor: .init(
                 namespace: "rocketws", metricName: "fanout_window", unitName: "seconds",

@@ -20,24 +20,25 @@ public enum PushFrame {
         kind: PushKind,
         timestamp: Int,
         channel: String?,
+        position: (epoch: String, offset: UInt64)? = nil,
         allocator: ByteBufferAllocator
     ) -> ByteBuffer {
         let body = data.readableBytesView
         // `data` is a validated object: it ends with "}" and opens with "{".
         let isEmptyObject = body.dropLast().dropFirst().allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
-        var frame = allocator.buffer(capacity: headerRoom + body.count + 64 + 2 * (channel?.utf8.count ?? 0))
+        var frame = allocator.buffer(capacity: headerRoom + body.count + 64 + 2 * (channel?.utf8.count ?? 0) + (position.map { 48 + 2 * $0.epoch.utf8.count } ?? 0))
         frame.writeRepeatingByte(0, count: headerRoom)
         let payloadStart = frame.writerIndex
         if !isEmptyObject, mayHoldReservedKey(body) {
             // The data's members, then the envelope before its closing brace.
             frame.writeImmutableBuffer(data.getSlice(at: data.readerIndex, length: body.count - 1)!)
             frame.writeStaticString(",")
-            writeEnvelope(kind: kind, timestamp: timestamp, channel: channel, into: &frame)
+            writeEnvelope(kind: kind, timestamp: timestamp, channel: channel, position: position, into: &frame)
             frame.writeStaticString("}")
         } else {
             // The envelope, then the data's members after its opening brace (none for an empty object).
             frame.writeStaticString("{")
-            writeEnvelope(kind: kind, timestamp: timestamp, channel: channel, into: &frame)
+            writeEnvelope(kind: kind, timestamp: timestamp, channel: channel, position: position, into: &frame)
             if isEmptyObject {
                 frame.writeStaticString("}")
             } else {
@@ -67,7 +68,7 @@ public enum PushFrame {
     }
 
     /// `"__type":...,"__ts":...` and, with a channel, `,"__channel":...` (no braces, no trailing comma).
-    private static func writeEnvelope(kind: PushKind, timestamp: Int, channel: String?, into frame: inout ByteBuffer) {
+    private static func writeEnvelope(kind: PushKind, timestamp: Int, channel: String?, position: (epoch: String, offset: UInt64)?, into frame: inout ByteBuffer) {
         switch kind {
         case .message: frame.writeStaticString(#""__type":"message","__ts":"#)
         case .broadcast: frame.writeStaticString(#""__type":"broadcast","__ts":"#)
@@ -86,6 +87,14 @@ public enum PushFrame {
                 JSONString.appendQuoted(channel, to: &quoted)
                 frame.writeBytes(quoted)
             }
+        }
+        if let position {
+            frame.writeStaticString(#","__offset":"#)
+            frame.writeString(String(position.offset))
+            frame.writeStaticString(#","__epoch":"#)
+            var quoted: [UInt8] = []
+            JSONString.appendQuoted(position.epoch, to: &quoted)
+            frame.writeBytes(quoted)
         }
     }
 

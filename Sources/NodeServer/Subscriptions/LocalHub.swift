@@ -56,8 +56,10 @@ public final class LocalHub: Sendable {
 
     /// Adds a subscription. `added` is false when the session already had it; `activated` is true when it is
     /// the first local subscriber of the channel.
-    func subscribe(_ session: WebSocketSession, to channel: String) -> (added: Bool, activated: Bool) {
-        guard session.shard.subscribe(session, to: channel) else { return (false, false) }
+    /// `held`: the session gets the channel's frames only from `release` on (a history subscriber waiting for
+    /// its replay).
+    func subscribe(_ session: WebSocketSession, to channel: String, held: Bool = false) -> (added: Bool, activated: Bool) {
+        guard session.shard.subscribe(session, to: channel, held: held) else { return (false, false) }
         session.channels.insert(channel)
         let index = session.shard.index
         let shardCount = shards.count
@@ -105,7 +107,7 @@ public final class LocalHub: Sendable {
     /// and the same buffer goes to every loop. `settled` is nil when the loops keep up; when one of them has
     /// `SubscriptionShard.backlogLimit` messages waiting, it completes once this message is written there
     /// (backpressure).
-    func publish(to channel: String, excluding session: WebSocketSession? = nil, frame: () -> ByteBuffer) -> DeliveryReceipt {
+    func publish(to channel: String, excluding session: WebSocketSession? = nil, offset: UInt64 = 0, frame: () -> ByteBuffer) -> DeliveryReceipt {
         guard let perShard = counts.withLockedValue({ $0.channels[channel] }) else { return DeliveryReceipt(count: 0) }
         var total = 0
         let frame = frame()
@@ -113,7 +115,7 @@ public final class LocalHub: Sendable {
         for shard in shards where perShard[shard.index] > 0 {
             total += perShard[shard.index]
             let excluded = session.flatMap { $0.shard === shard ? $0 : nil }
-            waits.appendIfCongested(shard.enqueue(frame, channel: channel, excluding: excluded))
+            waits.appendIfCongested(shard.enqueue(frame, channel: channel, excluding: excluded, offset: offset))
         }
         if session != nil { total -= 1 }
         return DeliveryReceipt(count: max(total, 0), settled: waits.settled(on: shards[0].loop))

@@ -2,4 +2,8 @@
 final class ShardChannel {
     let subscribers = SubscriberList<WebSocketSession>()
     var batch = FrameBatch()
+    /// History subscribers waiting for their replay (usually none).
+    var held: [HeldSubscriber] = []
+
+    var isUnused: Bool { subscribers.isEmpty && held.isEmpty }
 }

@@ -11,4 +11,6 @@ struct ShardDelivery: @unchecked Sendable {
     let excluded: WebSocketSession?
     /// Completed once the frame is written, when the publisher waits for it (backpressure).
     let written: EventLoopPromise<Void>?
+    /// The message's offset in its history channel (0: not a history message).
+    var offset: UInt64 = 0
 }

@@ -6,6 +6,8 @@ final class SubscriberList<Element: AnyObject> {
     var isEmpty: Bool { members.isEmpty }
     var count: Int { members.count }
 
+    func contains(_ session: Element) -> Bool { positions[ObjectIdentifier(session)] != nil }
+
     /// Adds `session`; returns false when it was already there.
     func insert(_ session: Element) -> Bool {
         let key = ObjectIdentifier(session)

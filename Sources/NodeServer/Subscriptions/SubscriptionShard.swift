@@ -91,10 +91,10 @@ final class SubscriptionShard {
 
     /// Queues a frame for the subscribers of `channel` (or, with nil, for every session) here. Returns a
     /// future of its write when this shard already has `backlogLimit` messages waiting (backpressure), else nil.
-    func enqueue(_ frame: ByteBuffer, channel: String?, excluding excluded: WebSocketSession? = nil) -> EventLoopFuture<Void>? {
+    func enqueue(_ frame: ByteBuffer, channel: String?, excluding excluded: WebSocketSession? = nil, offset: UInt64 = 0) -> EventLoopFuture<Void>? {
         let (wakes, written) = inbox.withLockedValue { inbox -> (Bool, EventLoopPromise<Void>?) in
             let written = inbox.deliveries.count >= Self.backlogLimit ? loop.makePromise(of: Void.self) : nil
-            inbox.deliveries.append(ShardDelivery(frame: frame, channel: channel, excluded: excluded, written: written))
+            inbox.deliveries.append(ShardDelivery(frame: frame, channel: channel, excluded: excluded, written: written, offset: offset))
             return (inbox.requestWake(), written)
         }
         if wakes { wakeLoop(requestedAt: .now()) }
@@ -117,16 +117,33 @@ final class SubscriptionShard {
         }
     }
 
-    /// Adds a subscription; false when the session already had it.
-    func subscribe(_ session: WebSocketSession, to channel: String) -> Bool {
+    /// Adds a subscription; false when the session already had it. `held`: the channel's frames are kept for
+    /// the session until `release` (a history subscriber waiting for its replay).
+    func subscribe(_ session: WebSocketSession, to channel: String, held: Bool = false) -> Bool {
         changingAudience {
             if let entry = channels[channel] { seal(entry) }
             // Looked up again: the seal's writes may have closed the channel's last subscriber and dropped its entry.
-            if let entry = channels[channel] { return entry.subscribers.insert(session) }
-            let entry = ShardChannel()
-            _ = entry.subscribers.insert(session)
+            let entry = channels[channel] ?? ShardChannel()
             channels[channel] = entry
+            guard !entry.held.contains(where: { $0.session === session }) else { return false }
+            guard held else { return entry.subscribers.insert(session) }
+            guard !entry.subscribers.contains(session) else { return false }
+            entry.held.append(HeldSubscriber(session: session))
             return true
+        }
+    }
+
+    /// Ends a hold: writes `replay`, then the frames kept meanwhile whose offset is above `cut`, and makes the
+    /// session an ordinary subscriber, between two messages. False when the session is no longer held.
+    @discardableResult
+    func release(_ session: WebSocketSession, from channel: String, replay: [ByteBuffer], cut: UInt64) -> Bool {
+        changingAudience {
+            guard let entry = channels[channel], let index = entry.held.firstIndex(where: { $0.session === session }) else { return false }
+            seal(entry)
+            let held = entry.held.remove(at: index)
+            for frame in replay { session.push(frame) }
+            for kept in held.frames where kept.offset > cut { session.push(kept.frame) }
+            return entry.subscribers.insert(session)
         }
     }
 
@@ -135,8 +152,12 @@ final class SubscriptionShard {
         changingAudience {
             guard let entry = channels[channel] else { return false }
             seal(entry)
-            guard entry.subscribers.remove(session) else { return false }
-            if entry.subscribers.isEmpty, channels[channel] === entry { channels.removeValue(forKey: channel) }
+            if let index = entry.held.firstIndex(where: { $0.session === session }) {
+                entry.held.remove(at: index)
+            } else {
+                guard entry.subscribers.remove(session) else { return false }
+            }
+            if entry.isUnused, channels[channel] === entry { channels.removeValue(forKey: channel) }
             return true
         }
     }
@@ -222,7 +243,7 @@ final class SubscriptionShard {
     private func apply(_ deliveries: [ShardDelivery]) {
         for delivery in deliveries {
             if let channel = delivery.channel {
-                deliver(delivery.frame, to: channel, excluding: delivery.excluded)
+                deliver(delivery.frame, to: channel, excluding: delivery.excluded, offset: delivery.offset)
             } else {
                 deliverToAll(delivery.frame)
             }
@@ -231,8 +252,9 @@ final class SubscriptionShard {
     }
 
     /// Queues `frame` for every subscriber of `channel` here except `excluded`.
-    private func deliver(_ frame: ByteBuffer, to channel: String, excluding excluded: WebSocketSession?) {
+    private func deliver(_ frame: ByteBuffer, to channel: String, excluding excluded: WebSocketSession?, offset: UInt64) {
         guard let entry = channels[channel] else { return }
+        for held in entry.held where held.session !== excluded { held.keep(frame, offset: offset) }
         sealBroadcasts()
         if let excluded, excluded.channels.contains(channel), sessions[ObjectIdentifier(excluded)] === excluded {
             // The sender is a subscriber here: this one frame goes to the others only, after what is queued.

@@ -29,6 +29,24 @@ final class ClusterSimulation {
         /// Presence events this node announced to its subscribers, with when.
         var presenceEvents: [(at: Duration, event: PresenceEvent)] = []
         var presenceReplies: [Cluster.RequestID: [PresenceReply]] = [:]
+        var historyAppends: [Cluster.RequestID: Int] = [:]  // request -> history emit number
+        var historyReads: [Cluster.RequestID: Int] = [:]  // request -> read number
+    }
+
+    /// One emit to a history channel and how it ended.
+    struct HistoryEmit {
+        var sender: Int
+        var channel: String
+        var at: Duration
+        var outcome: History.AppendOutcome?
+    }
+
+    /// A history entry handed out or delivered: who gave it (`giver`) and which emit it is.
+    struct HistoryDelivery: Hashable {
+        var channel: String
+        var epoch: String
+        var offset: UInt64
+        var emit: Int
     }
 
     /// One emit: who sent it when, and how it ended.
@@ -68,6 +86,12 @@ final class ClusterSimulation {
     private(set) var dropped = 0
     private(set) var visibilityWaits: [Duration] = []
     private(set) var counters: [Cluster.Counter: Int] = [:]
+    private(set) var historyEmits: [HistoryEmit] = []
+    /// Entries delivered per node (its subscribers of history channels).
+    private(set) var historyDeliveries: [[HistoryDelivery]] = []
+    /// Entries handed out by their holder, in order: (giver, delivery).
+    private(set) var handedOut: [(giver: Int, delivery: HistoryDelivery)] = []
+    private(set) var historyReads: [History.ReadOutcome<Data>?] = []
 
     init(_ config: Config) {
         self.config = config
@@ -78,6 +102,7 @@ final class ClusterSimulation {
             indexByName[member.name] = i
         }
         deliveries = Array(repeating: [], count: config.nodes)
+        historyDeliveries = Array(repeating: [], count: config.nodes)
     }
 
     private static func instance(_ member: Membership.Member, _ config: Config, seed: UInt64) -> Cluster.Instance<Data> {
@@ -144,6 +169,53 @@ final class ClusterSimulation {
         return nil
     }
 
+    /// Node `i` emits to the history channel `channel`.
+    @discardableResult
+    func historyEmit(from i: Int, to channel: String) -> Int {
+        let number = historyEmits.count
+        historyEmits.append(HistoryEmit(sender: i, channel: channel, at: now))
+        let data = Array("{\"n\":\(number)}".utf8)
+        let (answer, directives) = nodes[i].instance.historyAppend(channel: channel, data: data, bytes: data.count, timestamp: 1_000_000 + Int(now.components.seconds), now: now)
+        guard case .later(let id) = answer else { fatalError("history emits are answered later") }
+        nodes[i].historyAppends[id] = number
+        carryOut(i, directives)
+        return number
+    }
+
+    /// Node `i` reads the messages of `channel` after `after` (nil: all kept); the outcome lands in `historyReads`.
+    @discardableResult
+    func historyRead(from i: Int, _ channel: String, after: UInt64?) -> Int {
+        let number = historyReads.count
+        historyReads.append(nil)
+        let (answer, directives) = nodes[i].instance.historyRead(channel: channel, after: after, limit: nil, unixTime: 1_000_000 + Int(now.components.seconds), now: now)
+        guard case .later(let id) = answer else { fatalError("history reads are answered later") }
+        nodes[i].historyReads[id] = number
+        carryOut(i, directives)
+        return number
+    }
+
+    /// Node `i` leaves gracefully; it stops after `linger`.
+    func leave(_ i: Int, linger: Duration) {
+        carryOut(i, nodes[i].instance.leave(now: now))
+        run(for: linger)
+        carryOut(i, nodes[i].instance.stop())
+        crash(i)
+    }
+
+    /// Partitions the nodes: every link between `side` and the others breaks and stays broken until `heal`.
+    func partition(_ side: Set<Int>) {
+        partitioned = side
+        for a in side { for b in nodes.indices where !side.contains(b) { breakLink(a, b) } }
+    }
+
+    func heal() {
+        let side = partitioned
+        partitioned = []
+        for a in side { for b in nodes.indices where !side.contains(b) { restoreLink(a, b, after: .milliseconds(5)) } }
+    }
+
+    private var partitioned: Set<Int> = []
+
     /// The link between `a` and `b` breaks (frames in flight on it are lost, as on a reset connection).
     func breakLink(_ a: Int, _ b: Int) {
         guard links.removeValue(forKey: [min(a, b), max(a, b)]) != nil else { return }
@@ -173,6 +245,8 @@ final class ClusterSimulation {
         nodes[i].countRequests = [:]
         nodes[i].visibilityRequests = [:]
         nodes[i].presenceEvents = []
+        nodes[i].historyAppends = [:]
+        nodes[i].historyReads = [:]
         carryOut(i, nodes[i].instance.start(seeds: [nodes[i == 0 ? 1 : 0].address], now: now))
     }
 
@@ -203,7 +277,9 @@ final class ClusterSimulation {
             guard links[[min(from, to), max(from, to)]] == link, nodes[to].running else { return }
             carryOut(to, nodes[to].instance.onFrame(frame, from: nodes[from].name, now: now))
         case .linkUp(let a, let b):
-            guard nodes[a].running, nodes[b].running, links[[min(a, b), max(a, b)]] == nil else { return }
+            guard nodes[a].running, nodes[b].running, links[[min(a, b), max(a, b)]] == nil,
+                partitioned.contains(a) == partitioned.contains(b) || partitioned.isEmpty
+            else { return }
             connect(a, b)
         }
     }
@@ -289,6 +365,27 @@ final class ClusterSimulation {
             case .count(let counter, let amount):
                 counters[counter, default: 0] += amount
             case .report:
+                break
+            case .deliverHistory(let channel, let epoch, let entry, let peer, let ack):
+                let number = Int(String(decoding: entry.data, as: UTF8.self).dropFirst(5).dropLast())!
+                let delivery = HistoryDelivery(channel: channel, epoch: epoch, offset: entry.offset, emit: number)
+                if peer == nodes[i].name { handedOut.append((i, delivery)) }
+                let reached = nodes[i].subscribed.contains(channel) ? 1 : 0
+                if reached > 0 { historyDeliveries[i].append(delivery) }
+                if let ack {
+                    if peer == nodes[i].name {
+                        carryOut(i, nodes[i].instance.historyDelivered(requestID: ack, count: reached, now: now))
+                    } else {
+                        _ = meshSend(.ack(requestID: ack, count: reached), from: i, to: peer)
+                    }
+                }
+            case .completeHistoryAppend(let id, let outcome):
+                guard let number = nodes[i].historyAppends.removeValue(forKey: id) else { fatalError("unknown history emit") }
+                historyEmits[number].outcome = outcome
+            case .completeHistoryRead(let id, let range):
+                guard let number = nodes[i].historyReads.removeValue(forKey: id) else { fatalError("unknown history read") }
+                historyReads[number] = .some(range)
+            case .publishHistory:
                 break
             case .scheduleTick(let at):
                 nodes[i].tickGeneration += 1
