@@ -15,10 +15,10 @@ final class SSEStream: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// docs/contract.md, "History and recovery": `history` or `recover` on a node whose history is off.
-    private static let historyOffCode = -32004
-    /// "History and recovery": no owner answered in time; the same request may be sent again.
-    private static let notAcceptedCode = -32006
+    /// `history` or `recover` on a node whose history is off (-32004).
+    private static let historyOffCode = JSONRPCError.historyOff.code
+    /// No owner answered in time; the same request may be sent again (-32006).
+    private static let notAcceptedCode = JSONRPCError.notAccepted("").code
 
     private let request: SSERequest
     private let responseHeaders: HTTPHeaders
