@@ -153,10 +153,7 @@ public final class LocalHub: Sendable {
 
     /// Drops sessions whose connection is gone but that are still registered; returns how many.
     func flushDeadSessions() -> EventLoopFuture<Int> {
-        let futures = shards.map { shard in
-            shard.loop.submit { Array(shard.sessions.values).reduce(0) { $0 + ($1.flushIfDead() ? 1 : 0) } }
-        }
-        return EventLoopFuture.reduce(0, futures, on: shards[0].loop, +)
+        countSessions { $0.flushIfDead() ? 1 : 0 }
     }
 
     /// Runs `body` on every shard's loop for each of its sessions and adds up what it returns.
