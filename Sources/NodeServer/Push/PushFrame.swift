@@ -78,24 +78,27 @@ public enum PushFrame {
         frame.writeString(String(timestamp))
         if let channel {
             frame.writeStaticString(#","__channel":"#)
-            if JSONString.needsNoEscaping(channel) {
-                frame.writeStaticString("\"")
-                frame.writeString(channel)
-                frame.writeStaticString("\"")
-            } else {
-                var quoted: [UInt8] = []
-                JSONString.appendQuoted(channel, to: &quoted)
-                frame.writeBytes(quoted)
-            }
+            writeQuoted(channel, into: &frame)
         }
         if let position {
             frame.writeStaticString(#","__offset":"#)
             frame.writeString(String(position.offset))
             frame.writeStaticString(#","__epoch":"#)
-            var quoted: [UInt8] = []
-            JSONString.appendQuoted(position.epoch, to: &quoted)
-            frame.writeBytes(quoted)
+            writeQuoted(position.epoch, into: &frame)
         }
+    }
+
+    /// `text` as a JSON string; without a copy when it needs no escaping (channel names and epochs nearly never do).
+    private static func writeQuoted(_ text: String, into frame: inout ByteBuffer) {
+        guard JSONString.needsNoEscaping(text) else {
+            var quoted: [UInt8] = []
+            JSONString.appendQuoted(text, to: &quoted)
+            frame.writeBytes(quoted)
+            return
+        }
+        frame.writeStaticString("\"")
+        frame.writeString(text)
+        frame.writeStaticString("\"")
     }
 
     /// Whether `body` contains `"__`, the start of a key that could clash with the envelope's.
