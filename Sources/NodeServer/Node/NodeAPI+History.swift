@@ -22,7 +22,7 @@ extension NodeAPI {
     /// The `history` / `recover` params of a subscribe: nil when neither is given. A plain subscribe costs a
     /// byte scan of its params, no parse.
     static func historyAsk(_ request: JSONRPCRequest) -> Result<HistoryAsk?, JSONRPCError> {
-        guard mentionsHistory(request), let params = request.paramsValue() else { return .success(nil) }
+        guard paramsMention(request, historyKeys), let params = request.paramsValue() else { return .success(nil) }
         if let recover = params["recover"], recover != .null {
             guard let epoch = recover["epoch"]?.stringValue, let offset = recover["offset"]?.intValue, offset >= 0 else {
                 return .failure(.invalidParams("\"recover\" must be {\"epoch\": string, \"offset\": integer >= 0}"))
@@ -37,13 +37,15 @@ extension NodeAPI {
     }
 
     private static let historyKeys: [[UInt8]] = [Array(#""history""#.utf8), Array(#""recover""#.utf8)]
+    static let presenceKeys: [[UInt8]] = [Array(#""presence""#.utf8)]
 
-    /// Whether the params' bytes contain `"history"` or `"recover"` at all.
-    private static func mentionsHistory(_ request: JSONRPCRequest) -> Bool {
+    /// Whether the params' bytes contain one of `needles` (quoted keys) at all: a subscribe's optional keys are
+    /// looked for without parsing its params.
+    static func paramsMention(_ request: JSONRPCRequest, _ needles: [[UInt8]]) -> Bool {
         guard let params = request.params else { return false }
         return request.source.withUnsafeReadableBytes { raw in
             let bytes = UnsafeRawBufferPointer(rebasing: raw[params.range])
-            for needle in historyKeys where bytes.count >= needle.count {
+            for needle in needles where bytes.count >= needle.count {
                 for start in 0...(bytes.count - needle.count) where bytes[start] == needle[0] {
                     if zip(bytes[start..<(start + needle.count)], needle).allSatisfy({ $0 == $1 }) { return true }
                 }

@@ -109,7 +109,7 @@ public final class NodeAPI: Sendable {
                 {
                     return loop.makeSucceededFuture(.failure(refusal))
                 }
-                let withPresence = request.paramsValue()?["presence"] == .bool(true)
+                let withPresence = Self.paramsMention(request, Self.presenceKeys) && request.paramsValue()?["presence"] == .bool(true)
                 switch Self.historyAsk(request) {
                 case .failure(let error): return loop.makeSucceededFuture(.failure(error))
                 case .success(.some(let ask)):
